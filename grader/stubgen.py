@@ -13,11 +13,7 @@ from pathlib import Path
 
 from grader.contract import MODULES, Exercise, Module
 
-_HEADER = (
-    '"""{doc}\n\n'
-    "Exercise module of cnn-grader: replace each ``raise NotImplementedError`` with your code.\n"
-    '"""\n'
-)
+_HEADER = '"""{doc}\n\nExercise module of cnn-grader: replace each ``raise NotImplementedError`` with your code.\n"""\n'
 
 
 def _docstring(text: str, indent: str) -> str:

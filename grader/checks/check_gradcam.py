@@ -1,0 +1,331 @@
+"""gradcam/...: Grad-CAM, activations and saliency against the reference, plus properties and side effects.
+
+Test models (``grader.testmodels.CamNet``) have large deterministic weights, so map peaks are far above
+any epsilon, and a linear head over the flattened map, so target-layer gradients vary across the image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from grader import testmodels
+from grader.checks.registry import check
+from grader.judge import expect
+from grader.judge.digits import PreparedDigits
+from grader.judge.faults import CheckFailure
+from grader.judge.session import GradingSession
+from grader.judge.trained import quadrant_cam_weights, quadrant_canvases
+from reference import gradcam as ref
+
+ATOL = 1e-4
+GRAD_CAM = "gradcam.grad_cam"
+
+
+@dataclass(frozen=True)
+class CamCase:
+    """A model spec, an input batch (seeded) and how to ask for the target class."""
+
+    seed: int
+    batch: int
+    height: int
+    width: int
+    target_class: Any = None
+    class_as: str = "tensor"
+    layer: str = "features.2"
+    head_scale: float = 1.0
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return {
+            "name": "cam_net",
+            "seed": self.seed,
+            "height": self.height,
+            "width": self.width,
+            "head_scale": self.head_scale,
+        }
+
+    def x(self) -> np.ndarray:
+        generator = torch.Generator().manual_seed(1000 + self.seed)
+        return torch.rand(self.batch, 2, self.height, self.width, generator=generator).numpy()
+
+    def describe(self) -> str:
+        klass = "argmax" if self.class_as == "none" else f"{self.class_as} {self.target_class}"
+        return (
+            f"grad_cam on a test CNN, x of shape {self.batch} x 2 x {self.height} x {self.width}, "
+            f"target_layer={self.layer}, target_class={klass}"
+        )
+
+
+AGREEMENT_CASES = (
+    CamCase(seed=1, batch=3, height=12, width=20, target_class=[0, 2, 3]),
+    CamCase(seed=2, batch=2, height=16, width=16, class_as="none"),
+    CamCase(seed=3, batch=1, height=10, width=14, target_class=1, class_as="int", layer="features.0"),
+)
+
+
+def _class_arg(case: CamCase) -> Any:
+    if case.class_as == "none":
+        return None
+    if case.class_as == "tensor":
+        return torch.tensor(case.target_class)
+    return int(case.target_class)
+
+
+def reference_cam(case: CamCase) -> np.ndarray:
+    model = testmodels.build(case.spec).eval()
+    out = ref.grad_cam(model, torch.from_numpy(case.x()), model.get_submodule(case.layer), _class_arg(case))
+    return out.numpy()
+
+
+def explain(grading: GradingSession, target: str, what: str, **request: Any) -> dict:
+    """Run an explain op once per distinct request (several checks share the observations)."""
+    key = ("explain", target, repr(sorted((k, repr(v)) for k, v in request.items())))
+    return grading.memo(key, lambda: grading.ask("explain", what, needs=(target,), target=target, **request))
+
+
+def student_cam(grading: GradingSession, case: CamCase, **extra: Any) -> dict:
+    return explain(
+        grading,
+        GRAD_CAM,
+        case.describe(),
+        model=case.spec,
+        x=case.x(),
+        target_layer=case.layer,
+        target_class=case.target_class,
+        class_as=case.class_as,
+        **extra,
+    )
+
+
+def cam_output(reply: dict, case: CamCase) -> np.ndarray:
+    if reply["raised"]:
+        raise CheckFailure(f"{case.describe()} raised {reply['raised']['type']}: {reply['raised']['message']}")
+    return expect.as_array(reply["result"], case.describe(), shape=(case.batch, case.height, case.width))
+
+
+@check(
+    "gradcam/matches_reference",
+    6,
+    hint="score = logit (no softmax); weights = spatial mean of gradients; ReLU; min-max per image; then bilinear "
+    "upsampling with align_corners=False",
+)
+def test_matches_reference(grading: GradingSession) -> None:
+    for case in AGREEMENT_CASES:
+        got = cam_output(student_cam(grading, case), case)
+        expect.close(got, reference_cam(case), ATOL, case.describe())
+
+
+@check("gradcam/properties", 3, hint="normalise each map to [0, 1]; return a detached N x H x W tensor")
+def test_properties(grading: GradingSession) -> None:
+    case = AGREEMENT_CASES[0]
+    reply = student_cam(grading, case)
+    got = cam_output(reply, case)
+    if reply["result"].get("requires_grad"):
+        raise CheckFailure(f"{case.describe()} returned a tensor that requires grad; detach it.")
+    if not np.all(np.isfinite(got)):
+        raise CheckFailure(f"{case.describe()} returned NaN or infinite values.")
+    if got.min() < -1e-6 or got.max() > 1 + 1e-6:
+        raise CheckFailure(f"{case.describe()} returned values in [{got.min():.4g}, {got.max():.4g}], expected [0, 1].")
+
+
+@check("gradcam/constant_map", 2, hint="when max == min, return zeros instead of dividing by zero")
+def test_constant_map(grading: GradingSession) -> None:
+    case = CamCase(seed=4, batch=2, height=8, width=8, target_class=[0, 1], head_scale=0.0)
+    got = cam_output(student_cam(grading, case), case)
+    if not np.all(np.isfinite(got)):
+        raise CheckFailure(f"{case.describe()} with an all-zero head (a constant map) returned NaN; expected zeros.")
+    expect.close(got, np.zeros_like(got), ATOL, f"{case.describe()} with a constant map")
+
+
+@check("gradcam/logit_scale_invariance", 2, hint="use the logit itself as the score, not its softmax probability")
+def test_logit_scale_invariance(grading: GradingSession) -> None:
+    base = CamCase(seed=5, batch=2, height=12, width=12, target_class=[1, 2])
+    scaled = CamCase(seed=5, batch=2, height=12, width=12, target_class=[1, 2], head_scale=10.0)
+    expect.close(
+        cam_output(student_cam(grading, scaled), scaled),
+        cam_output(student_cam(grading, base), base),
+        ATOL,
+        "grad_cam after multiplying every logit by 10 (the normalised map must not change)",
+    )
+
+
+@check("gradcam/batched_equals_single", 3, hint="normalise each image's map on its own, not over the whole batch")
+def test_batched_equals_single(grading: GradingSession) -> None:
+    classes = [0, 1, 2, 3]
+    batched = CamCase(seed=6, batch=4, height=12, width=12, target_class=classes)
+    together = cam_output(student_cam(grading, batched), batched)
+    full_x = batched.x()
+    for i, klass in enumerate(classes):
+        single = CamCase(seed=6, batch=1, height=12, width=12, target_class=[klass])
+        reply = explain(
+            grading,
+            GRAD_CAM,
+            f"grad_cam on image {i} alone",
+            model=single.spec,
+            x=full_x[i : i + 1],
+            target_layer=single.layer,
+            target_class=[klass],
+            class_as="tensor",
+        )
+        alone = cam_output(reply, single)
+        expect.close(
+            together[i : i + 1],
+            alone,
+            ATOL,
+            f"grad_cam of a batch of 4 (classes {classes}), image {i}, compared with the same image graded alone",
+        )
+
+
+@check("gradcam/target_class_forms", 2, hint="accept an int, a tensor of N ints, or None (argmax per sample)")
+def test_target_class_forms(grading: GradingSession) -> None:
+    as_tensor = CamCase(seed=7, batch=3, height=10, width=10, target_class=[2, 2, 2])
+    as_int = CamCase(seed=7, batch=3, height=10, width=10, target_class=2, class_as="int")
+    expect.close(
+        cam_output(student_cam(grading, as_int), as_int),
+        cam_output(student_cam(grading, as_tensor), as_tensor),
+        ATOL,
+        "grad_cam with target_class=2 compared with target_class=tensor([2, 2, 2])",
+    )
+    as_none = CamCase(seed=7, batch=3, height=10, width=10, class_as="none")
+    model = testmodels.build(as_none.spec).eval()
+    with torch.no_grad():
+        argmax = model(torch.from_numpy(as_none.x())).argmax(1).tolist()
+    explicit = CamCase(seed=7, batch=3, height=10, width=10, target_class=argmax)
+    expect.close(
+        cam_output(student_cam(grading, as_none), as_none),
+        cam_output(student_cam(grading, explicit), explicit),
+        ATOL,
+        f"grad_cam with target_class=None compared with the argmax classes {argmax}",
+    )
+
+
+def _side_effects(changes: dict[str, list[str]]) -> list[str]:
+    labels = {
+        "modes": "train/eval flag changed",
+        "hooks": "hooks left registered",
+        "grads": ".grad changed",
+        "weights": "weights changed",
+    }
+    return [f"{labels[k]}: {', '.join(v[:4])}" for k, v in changes.items() if v]
+
+
+@check(
+    "gradcam/no_side_effects",
+    3,
+    hint="remove hooks and restore every submodule's mode in a finally block; torch.autograd.grad leaves .grad alone",
+)
+def test_no_side_effects(grading: GradingSession) -> None:
+    case = CamCase(seed=8, batch=2, height=12, width=12, target_class=[0, 1])
+    reply = student_cam(grading, case, mixed_modes=True, preset_grads=True)
+    if reply["raised"]:
+        raise CheckFailure(
+            f"{case.describe()} on a model with mixed train/eval submodules raised "
+            f"{reply['raised']['type']}: {reply['raised']['message']}"
+        )
+    problems = _side_effects(reply["changes"])
+    if problems:
+        raise CheckFailure(f"{case.describe()} changed the model: " + "; ".join(problems))
+    spec = {**case.spec, "explode": True}
+    reply = explain(
+        grading,
+        GRAD_CAM,
+        "grad_cam on a model whose forward raises after the target layer",
+        model=spec,
+        x=case.x(),
+        target_layer=case.layer,
+        target_class=[0, 1],
+        class_as="tensor",
+        mixed_modes=True,
+        preset_grads=True,
+    )
+    problems = _side_effects(reply["changes"])
+    if problems:
+        raise CheckFailure("when the model's forward raised, grad_cam left the model changed: " + "; ".join(problems))
+
+
+PEAK_DIGITS = 24
+PEAK_FRACTION = 0.9
+
+
+@check("gradcam/peak_on_object", 1, hint="a correct Grad-CAM on a trained digit model peaks on the digit")
+def test_peak_on_object(grading: GradingSession, digits: PreparedDigits) -> None:
+    canvases, corners = quadrant_canvases(digits.split.test_digits[:PEAK_DIGITS], seed=1)
+    x = canvases.numpy()
+    labels = digits.split.test_labels[:PEAK_DIGITS].tolist()
+    weights = quadrant_cam_weights(digits.split)
+    reply = explain(
+        grading,
+        GRAD_CAM,
+        "grad_cam on a trained quadrant CNN",
+        model={"name": "quadrant_cam"},
+        weights=weights,
+        x=x,
+        target_layer="conv2",
+        target_class=labels,
+        class_as="tensor",
+    )
+    case = CamCase(seed=0, batch=PEAK_DIGITS, height=56, width=56)
+    maps = cam_output(reply, case)
+    rows, cols = np.unravel_index(maps.reshape(len(maps), -1).argmax(1), (56, 56))
+    peak_corner = (rows >= 28) * 2 + (cols >= 28)  # index into CORNERS: top_left, top_right, bottom_left, ...
+    hits = float((peak_corner == corners).mean())
+    if hits < PEAK_FRACTION:
+        raise CheckFailure(
+            f"on a trained quadrant CNN, the heatmap peak lies in the digit's quadrant for {hits:.0%} of "
+            f"{PEAK_DIGITS} digits (the true class as target); expected at least {PEAK_FRACTION:.0%}."
+        )
+
+
+@check(
+    "gradcam/activations",
+    1,
+    hint="register forward hooks, collect outputs in the order of `layers`, remove hooks",
+)
+def test_activations(grading: GradingSession) -> None:
+    case = CamCase(seed=9, batch=2, height=12, width=16)
+    layers = ["features.3", "features.0"]
+    what = f"activations(model, x, layers=[{', '.join(layers)}])"
+    reply = explain(grading, "gradcam.activations", what, model=case.spec, x=case.x(), layers=layers)
+    if reply["raised"]:
+        raise CheckFailure(f"{what} raised {reply['raised']['type']}: {reply['raised']['message']}")
+    items = expect.as_list(reply["result"], what, length=len(layers))
+    model = testmodels.build(case.spec).eval()
+    expected = ref.activations(model, torch.from_numpy(case.x()), [model.get_submodule(n) for n in layers])
+    for name, item, want in zip(layers, items, expected, strict=True):
+        expect.close(
+            expect.as_array(item, f"{what}, output of {name}", tuple(want.shape)),
+            want.numpy(),
+            ATOL,
+            f"{what}, output of {name}",
+        )
+    problems = _side_effects(reply["changes"])
+    if problems:
+        raise CheckFailure(f"{what} changed the model: " + "; ".join(problems))
+
+
+@check("gradcam/saliency_map", 2, hint="max over channels of |d logit / d x|; no normalisation")
+def test_saliency_map(grading: GradingSession) -> None:
+    case = CamCase(seed=10, batch=2, height=10, width=12, target_class=[1, 3])
+    what = "saliency_map(model, x, target_class=tensor([1, 3])) on a test CNN"
+    reply = explain(
+        grading,
+        "gradcam.saliency_map",
+        what,
+        model=case.spec,
+        x=case.x(),
+        target_class=case.target_class,
+        class_as="tensor",
+    )
+    if reply["raised"]:
+        raise CheckFailure(f"{what} raised {reply['raised']['type']}: {reply['raised']['message']}")
+    got = expect.as_array(reply["result"], what, (case.batch, case.height, case.width))
+    model = testmodels.build(case.spec).eval()
+    want = ref.saliency_map(model, torch.from_numpy(case.x()), torch.tensor(case.target_class)).numpy()
+    expect.close(got, want, ATOL * max(1.0, float(np.abs(want).max())), what)
+    problems = _side_effects(reply["changes"]) + (["x modified"] if reply["input_modified"] else [])
+    if problems:
+        raise CheckFailure(f"{what} changed the model or its input: " + "; ".join(problems))

@@ -1,0 +1,134 @@
+"""MNIST for the quadrant experiment, through torchvision, from a configurable data root.
+
+The data root is ``--data-root``, else ``$CNN_GRADER_DATA``, else ``~/.cache/cnn-grader/data``; it holds
+``MNIST/raw/`` as torchvision lays it out (gzipped or not). Where only the 10,000-image test file is
+present, the grader trains on its first 8,000 digits and tests on the last 2,000, and says so.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DATA_ENV = "CNN_GRADER_DATA"
+CACHE_ENV = "CNN_GRADER_CACHE"
+TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+class DataUnavailable(Exception):
+    """MNIST could not be found under the data root nor downloaded."""
+
+
+def cache_dir() -> Path:
+    """Where the grader keeps decompressed data and cached reference results."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "cnn-grader")
+
+
+def resolve_data_root(data_root: str | os.PathLike[str] | None = None) -> Path:
+    return Path(data_root or os.environ.get(DATA_ENV) or cache_dir() / "data").expanduser()
+
+
+@dataclass(frozen=True)
+class DigitSplit:
+    """uint8 digits (N x 28 x 28) and int64 labels for training and testing, and where they came from."""
+
+    train_digits: np.ndarray
+    train_labels: np.ndarray
+    test_digits: np.ndarray
+    test_labels: np.ndarray
+    source: str
+
+
+def _has(raw: Path, names: tuple[str, ...]) -> bool:
+    return all((raw / n).exists() or (raw / f"{n}.gz").exists() for n in names)
+
+
+def _materialise(root: Path, names: tuple[str, ...]) -> Path:
+    """Return a root where ``MNIST/raw`` holds ``names`` uncompressed (torchvision's expectation).
+
+    The data root may be read-only and hold only ``.gz`` files: those are decompressed into the cache.
+    """
+    raw = root / "MNIST" / "raw"
+    if all((raw / n).exists() for n in names):
+        return root
+    target_root = cache_dir() / "mnist"
+    target = target_root / "MNIST" / "raw"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        if (target / name).exists():
+            continue
+        tmp = target / f"{name}.tmp{os.getpid()}"
+        with gzip.open(raw / f"{name}.gz") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        tmp.replace(target / name)
+    return target_root
+
+
+def _load(root: Path, train: bool, download: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Read one MNIST split with torchvision's own IDX readers (downloading it first if asked).
+
+    ``torchvision.datasets.MNIST`` insists on all four files being present, so a root that holds only
+    the test set is read file by file.
+    """
+    from torchvision.datasets import MNIST
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    if download:
+        dataset = MNIST(str(root), train=train, download=True)
+        return dataset.data.numpy(), dataset.targets.numpy().astype(np.int64)
+    images, labels = TRAIN_FILES if train else TEST_FILES
+    raw = root / "MNIST" / "raw"
+    return read_image_file(str(raw / images)).numpy(), read_label_file(str(raw / labels)).numpy().astype(np.int64)
+
+
+def load_split(
+    data_root: str | os.PathLike[str] | None = None,
+    n_train: int = 8000,
+    n_test: int = 2000,
+    download: bool = True,
+) -> DigitSplit:
+    """Digits for the quadrant experiment: ``n_train`` to train on, ``n_test`` held out.
+
+    With the full MNIST present (or downloadable) training digits come from the training set and test
+    digits from the test set; with only the test set, both come from it without overlap.
+    """
+    root = resolve_data_root(data_root)
+    raw = root / "MNIST" / "raw"
+    if _has(raw, TRAIN_FILES) and _has(raw, TEST_FILES):
+        x_train, y_train = _load(_materialise(root, TRAIN_FILES), True, False)
+        x_test, y_test = _load(_materialise(root, TEST_FILES), False, False)
+        source = f"MNIST: {n_train:,} training digits, {n_test:,} test digits"
+    elif _has(raw, TEST_FILES):
+        x_all, y_all = _load(_materialise(root, TEST_FILES), False, False)
+        if n_train + n_test > len(x_all):
+            raise DataUnavailable(f"need {n_train + n_test} digits, the test set has {len(x_all)}")
+        x_train, y_train = x_all[:n_train], y_all[:n_train]
+        x_test, y_test = x_all[-n_test:], y_all[-n_test:]
+        source = (
+            f"MNIST test set only (no training file under {raw}): trained on its first {n_train:,} digits, "
+            f"tested on its last {n_test:,}"
+        )
+    elif download:
+        try:
+            x_train, y_train = _load(root, True, True)
+            x_test, y_test = _load(root, False, True)
+        except Exception as exc:  # noqa: BLE001 - torchvision raises many kinds of network errors
+            raise DataUnavailable(
+                f"MNIST is not under {raw} and could not be downloaded ({exc}); pass --data-root or set {DATA_ENV}"
+            ) from None
+        source = f"MNIST (downloaded to {root}): {n_train:,} training digits, {n_test:,} test digits"
+    else:
+        raise DataUnavailable(f"MNIST is not under {raw}; pass --data-root or set {DATA_ENV}")
+    return DigitSplit(
+        np.ascontiguousarray(x_train[:n_train]),
+        np.ascontiguousarray(y_train[:n_train]),
+        np.ascontiguousarray(x_test[:n_test]),
+        np.ascontiguousarray(y_test[:n_test]),
+        source,
+    )

@@ -1,0 +1,150 @@
+"""One grading session: a submission, its worker, and what the judge has learnt about it so far.
+
+Checks talk to the submission only through :meth:`GradingSession.ask`. Module imports are tried once
+and their failure is sticky (a hanging import costs one timeout, not one per check); observations that
+several checks share (a trained network) are memoised, failures included, so nothing runs twice.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from grader import contract
+from grader.judge import submission as submission_files
+from grader.judge.faults import MissingName, ModuleUnavailable, StudentError, SubmissionFault, WorkerFault
+from grader.judge.worker_process import WorkerProcess
+
+T = TypeVar("T")
+WORKER_ENV_KEEP = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "CUDA_VISIBLE_DEVICES",
+    "TMPDIR",
+)
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """How to grade: device, seed, data, and the time a single request may take."""
+
+    device: str = "auto"
+    seed: int = 0
+    data_root: str | None = None
+    timeout: float = 20.0
+    load_timeout: float = 30.0
+    train_timeout: float = 300.0
+
+
+@dataclass
+class ModuleStatus:
+    present: set[str] = field(default_factory=set)
+    error: SubmissionFault | None = None
+
+
+def worker_env(home: Path) -> dict[str, str]:
+    """A minimal environment for the worker: no data paths, no credentials, a private HOME."""
+    env = {k: os.environ[k] for k in WORKER_ENV_KEEP if k in os.environ}
+    env.update(
+        HOME=str(home),
+        PYTHONHASHSEED="0",
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONUNBUFFERED="1",
+        MPLBACKEND="Agg",
+        CNN_GRADER_WORKER="1",
+    )
+    return env
+
+
+class GradingSession:
+    """Grades one submission; create, :meth:`start`, let checks :meth:`ask`, then :meth:`close`."""
+
+    def __init__(self, source: Path, options: GradeOptions | None = None) -> None:
+        self.options = options or GradeOptions()
+        self.source = Path(source)
+        self.workdir = Path(tempfile.mkdtemp(prefix="cnn-grader-"))
+        self.submission = submission_files.prepare(self.source, self.workdir / "submission")
+        (self.workdir / "home").mkdir()
+        self.worker = WorkerProcess(self.submission, self.workdir, worker_env(self.workdir / "home"))
+        self.modules: dict[str, ModuleStatus] = {}
+        self._memo: dict[Any, Any] = {}
+
+    def start(self) -> None:
+        self.worker.start()
+
+    def close(self) -> None:
+        self.worker.kill()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    @property
+    def device(self) -> str:
+        if self.options.device != "auto":
+            return self.options.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def require(self, qualname: str) -> contract.Exercise:
+        """Make sure the contract name exists in the submission; raise a fault saying why not."""
+        ex = contract.exercise(qualname)
+        status = self._load(ex.module)
+        if status.error is not None:
+            raise status.error
+        if ex.name not in status.present:
+            keyword = "class" if ex.kind == "class" else "def"
+            raise MissingName(f"{ex.module}.py defines no {ex.name}; expected `{keyword} {ex.signature}`.")
+        return ex
+
+    def _load(self, module: str) -> ModuleStatus:
+        if module in self.modules:
+            return self.modules[module]
+        status = ModuleStatus()
+        try:
+            reply = self._request({"op": "load", "module": module}, self.options.load_timeout, f"importing {module}.py")
+            status.present = set(reply["present"])
+        except MissingName as exc:
+            status.error = ModuleUnavailable(f"{exc.message}; add {module}.py with the functions of the exercise.")
+        except StudentError as exc:
+            status.error = ModuleUnavailable(f"{module}.py could not be imported: {exc.message}")
+        except WorkerFault as exc:
+            status.error = ModuleUnavailable(f"{module}.py could not be imported: {exc.message}")
+        self.modules[module] = status
+        return status
+
+    def ask(self, op: str, what: str, *, needs: tuple[str, ...], timeout: float | None = None, **payload: Any) -> dict:
+        """Run ``op`` in the worker after checking ``needs`` (contract names); return the reply.
+
+        ``what`` describes the call for messages, e.g. ``"grad_cam(model, x, layer)"``.
+        """
+        for qualname in needs:
+            self.require(qualname)
+        return self._request({"op": op, **payload}, timeout or self.options.timeout, f"running {what}", what)
+
+    def _request(self, message: dict[str, Any], timeout: float, doing: str, what: str | None = None) -> dict:
+        reply = self.worker.request(message, timeout)
+        if reply.get("ok"):
+            return reply
+        error = reply.get("error") or {}
+        if error.get("type") == "MissingName":
+            raise MissingName(str(error.get("message")))
+        raise StudentError(what or doing, error)
+
+    def memo(self, key: Any, compute: Callable[[], T]) -> T:
+        """Compute once per session; a fault is remembered and raised again for every later check."""
+        if key not in self._memo:
+            try:
+                self._memo[key] = compute()
+            except SubmissionFault as exc:
+                self._memo[key] = exc
+        value = self._memo[key]
+        if isinstance(value, SubmissionFault):
+            raise value
+        return value

@@ -1,0 +1,153 @@
+"""The judge's handle on one worker process: start, request with a deadline, kill.
+
+Reads are non-blocking with a deadline (``select``), replies are size-capped and parsed by
+:class:`grader.protocol.FrameReader`; the worker's stderr is drained by a thread into a bounded tail,
+so a submission that prints gigabytes costs memory of a few kilobytes.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from grader import protocol
+from grader.judge.faults import WorkerFault
+
+STDERR_TAIL_BYTES = 8192
+STARTUP_TIMEOUT = 120.0
+
+
+class WorkerProcess:
+    """One ``python -m grader.worker`` subprocess running in ``workdir`` on ``submission``."""
+
+    def __init__(self, submission: Path, workdir: Path, env: dict[str, str], command: list[str] | None = None):
+        self.submission = submission
+        self.workdir = workdir
+        self.env = env
+        self.command = command or [sys.executable, "-m", "grader.worker", str(submission)]
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: collections.deque[bytes] = collections.deque()
+        self._stderr_size = 0
+        self._ready = False
+        self._next_id = 0
+
+    def start(self) -> None:
+        """Spawn the worker (its torch import overlaps the judge's own start-up)."""
+        self._proc = subprocess.Popen(
+            self.command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=self.workdir,
+            env=self.env,
+            start_new_session=True,
+        )
+        self._ready = False
+        threading.Thread(target=self._drain_stderr, args=(self._proc,), daemon=True).start()
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _drain_stderr(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stderr is not None
+        for chunk in iter(lambda: proc.stderr.read1(65536), b""):
+            self._stderr.append(chunk)
+            self._stderr_size += len(chunk)
+            while self._stderr_size > STDERR_TAIL_BYTES and len(self._stderr) > 1:
+                self._stderr_size -= len(self._stderr.popleft())
+
+    def stderr_tail(self, limit: int = 1500) -> str:
+        return b"".join(self._stderr).decode(errors="replace")[-limit:]
+
+    def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send one request and wait for its reply; raise :class:`WorkerFault` on timeout, exit or garbage."""
+        if not self.alive:
+            self.start()
+        if not self._ready:
+            hello = self._receive(STARTUP_TIMEOUT, "starting the worker")
+            if not hello.get("ready"):
+                self.kill()
+                raise WorkerFault("the worker sent a malformed greeting")
+            self._ready = True
+        self._next_id += 1
+        message = {**message, "id": self._next_id}
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(protocol.pack(message))
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise self._died("receiving a request") from None
+        reply = self._receive(timeout, message.get("op", "request"))
+        if reply.get("id") != self._next_id:
+            self.kill()
+            raise WorkerFault("the worker answered out of turn (protocol violation)")
+        return reply
+
+    def _receive(self, timeout: float, doing: str) -> dict[str, Any]:
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        reader = protocol.FrameReader()
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise WorkerFault(f"no answer within {timeout:g} s while {doing}; the worker was stopped")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                raise self._died(doing)
+            try:
+                message = reader.feed(chunk)
+            except protocol.ProtocolError as exc:
+                self.kill()
+                raise WorkerFault(f"the worker broke the protocol while {doing}: {exc}") from None
+            if message is not None:
+                return message
+
+    def _died(self, doing: str) -> WorkerFault:
+        proc = self._proc
+        assert proc is not None
+        try:
+            code = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        self.kill()
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        tail = self.stderr_tail()
+        detail = f"\nlast output:\n{tail}" if tail.strip() else ""
+        return WorkerFault(
+            f"the worker process {how} while {doing} (does the code call os._exit, sys.exit or crash?){detail}"
+        )
+
+    def kill(self) -> None:
+        """Kill the worker and everything it started (it leads its own process group)."""
+        proc, self._proc = self._proc, None
+        self._ready = False
+        if proc is None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                if stream:
+                    stream.close()
+            except OSError:
+                pass

@@ -1,0 +1,92 @@
+"""The untrusted worker: ``python -m grader.worker SUBMISSION_DIR``.
+
+It is the only process that imports student code. It speaks the protocol of :mod:`grader.protocol` on
+private duplicates of its stdin/stdout; the real fd 0 reads from /dev/null (so ``input()`` ends) and fd 1
+is pointed at stderr (so student ``print`` cannot corrupt the protocol). Each request names an op in
+:mod:`grader.worker.ops`; the reply carries its observations or the exception student code raised.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, BinaryIO
+
+
+def _private_channels() -> tuple[BinaryIO, BinaryIO]:
+    proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    return proto_in, proto_out
+
+
+def _student_traceback(exc: BaseException, submission: Path) -> str:
+    """The traceback frames that lie in the submission's files, then the exception line."""
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve().is_relative_to(submission)
+    ]
+    lines = traceback.format_list(frames[-6:]) + traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)[-3000:]
+
+
+def _reset_global_state() -> None:
+    """Undo global torch settings a previous request may have changed."""
+    import torch
+
+    torch.set_default_dtype(torch.float32)
+    torch.set_grad_enabled(True)
+    torch.manual_seed(0)
+
+
+def main() -> None:
+    submission = Path(sys.argv[1]).resolve()
+    proto_in, proto_out = _private_channels()
+
+    import torch  # noqa: F401 - import before student code so a student torch.py cannot shadow it
+
+    from grader.protocol import read_message, write_message
+    from grader.worker.ops import OPS, MissingName
+
+    sys.path.insert(0, str(submission))
+    write_message(proto_out, {"ready": True, "pid": os.getpid()})
+    while True:
+        try:
+            request = read_message(proto_in)
+        except EOFError:
+            return
+        reply: dict[str, Any]
+        try:
+            _reset_global_state()
+            reply = {"ok": True, **OPS[request["op"]](request)}
+        except MissingName as exc:
+            reply = {"ok": False, "error": {"type": "MissingName", "message": str(exc)}}
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are reported too
+            reply = {
+                "ok": False,
+                "error": {
+                    "type": type(exc).__name__,
+                    "message": str(exc)[:1000],
+                    "traceback": _student_traceback(exc, submission),
+                },
+            }
+        reply["id"] = request.get("id")
+        try:
+            write_message(proto_out, reply)
+        except ValueError as exc:  # e.g. a non-JSON value in an observation
+            write_message(
+                proto_out,
+                {
+                    "id": request.get("id"),
+                    "ok": False,
+                    "error": {"type": "ProtocolError", "message": str(exc)},
+                },
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,274 @@
+"""What the worker can be asked to do: run a student function in a set-up situation and report.
+
+Each op takes a plain request and returns a plain reply: observations of what the student code
+returned and did (outputs, weights, modes, hooks), never a verdict. Exceptions from student code
+propagate to the dispatcher, which reports them; ops that test behaviour on error catch them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from grader import contract, testmodels
+from grader.layertable import layer_table
+from grader.quadrants import digits_to_canvas
+from grader.worker import sideeffects
+from grader.worker.observe import observe
+from grader.worker.trainer import Budget, predict, train_classifier
+
+OPS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def op(fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    OPS[fn.__name__.removeprefix("op_")] = fn
+    return fn
+
+
+class MissingName(Exception):
+    """The submission lacks a module file or a contract name."""
+
+
+def resolve(qualname: str) -> Any:
+    """The submission's object for a contract name such as ``"gradcam.grad_cam"``."""
+    ex = contract.exercise(qualname)
+    module = importlib.import_module(ex.module)
+    if not hasattr(module, ex.name):
+        raise MissingName(f"{ex.module}.py defines no {ex.name!r}")
+    return getattr(module, ex.name)
+
+
+@op
+def op_load(request: dict[str, Any]) -> dict[str, Any]:
+    """Import one student module; report which contract names it defines and their signatures."""
+    name = request["module"]
+    spec = contract.module(name)
+    path = Path(sys.path[0]) / f"{name}.py"
+    if not path.exists():
+        raise MissingName(f"the submission has no {name}.py")
+    module = importlib.import_module(name)
+    signatures = {}
+    for ex in spec.exercises:
+        obj = getattr(module, ex.name, None)
+        if obj is None:
+            continue
+        try:
+            signatures[ex.name] = str(inspect.signature(obj))
+        except (TypeError, ValueError):
+            signatures[ex.name] = "<no signature>"
+    return {"present": sorted(signatures), "signatures": signatures}
+
+
+@op
+def op_call(request: dict[str, Any]) -> dict[str, Any]:
+    return {"result": observe(resolve(request["target"])(**request.get("kwargs", {})))}
+
+
+@op
+def op_count_parameters(request: dict[str, Any]) -> dict[str, Any]:
+    model = testmodels.build(request["model"])
+    fn = resolve("shapes.count_parameters")
+    return {"result": observe(fn(model, trainable_only=request["trainable_only"]))}
+
+
+def _construct(target: str, init: dict[str, Any], seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    model = resolve(target)(**init)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{target}(**{init}) returned a {type(model).__name__}, not an nn.Module")
+    return model
+
+
+@op
+def op_layer_table(request: dict[str, Any]) -> dict[str, Any]:
+    """Build a student network, run a seeded batch through it, and read its layer table."""
+    model = _construct(request["target"], request.get("init", {}), request.get("seed", 0))
+    x = torch.rand(request["input_shape"], generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out = model(x)
+    rows = [row.to_json() for row in layer_table(model, x)]
+    total = sum(p.numel() for p in model.parameters())
+    return {"output": observe(out), "rows": rows, "total_params": int(total)}
+
+
+@op
+def op_train_predict(request: dict[str, Any]) -> dict[str, Any]:
+    """Train a student network with the grader's trainer on top-left digits; predict both corners."""
+    budget = Budget(**request["budget"])
+    device = request["device"]
+    with np.load(request["data"], allow_pickle=False) as data:
+        train_digits, train_labels, test_digits = (
+            data["train_digits"],
+            data["train_labels"],
+            data["test_digits"],
+        )
+    model = _construct(request["target"], request.get("init", {}), budget.seed)
+    start = time.perf_counter()
+    history = train_classifier(
+        model, digits_to_canvas(train_digits, "top_left"), torch.from_numpy(train_labels), budget, device
+    )
+    seconds = time.perf_counter() - start
+    return {
+        "loss_history": history,
+        "train_seconds": seconds,
+        "pred_top_left": predict(model, digits_to_canvas(test_digits, "top_left"), device),
+        "pred_bottom_right": predict(model, digits_to_canvas(test_digits, "bottom_right"), device),
+    }
+
+
+def _model(request: dict[str, Any]) -> nn.Module:
+    model = testmodels.build(request["model"])
+    if "weights" in request:
+        testmodels.load_arrays(model, request["weights"])
+    return model
+
+
+def _target_class(value: Any, form: str) -> Any:
+    if form == "none" or value is None:
+        return None
+    if form == "tensor":
+        return torch.as_tensor(value, dtype=torch.long)
+    return int(value)
+
+
+@op
+def op_explain(request: dict[str, Any]) -> dict[str, Any]:
+    """Run grad_cam, saliency_map or activations on a test model; report the output and side effects.
+
+    An exception from the student function is reported (``raised``) rather than propagated, so the
+    side effects of the error path can be observed too.
+    """
+    model = _model(request)
+    if request.get("mixed_modes"):
+        sideeffects.set_mixed_modes(model)
+    else:
+        model.eval()
+    if request.get("preset_grads"):
+        sideeffects.preset_grads(model)
+    x = torch.from_numpy(np.asarray(request["x"], dtype=np.float32).copy())
+    x_before = x.clone()
+    fn = resolve(request["target"])
+    kwargs: dict[str, Any] = {}
+    if request["target"] == "gradcam.grad_cam":
+        kwargs["target_layer"] = model.get_submodule(request["target_layer"])
+    if request["target"] == "gradcam.activations":
+        kwargs["layers"] = [model.get_submodule(name) for name in request["layers"]]
+    else:
+        kwargs["target_class"] = _target_class(request.get("target_class"), request.get("class_as", "int"))
+    before = sideeffects.snapshot(model)
+    raised = None
+    result = None
+    try:
+        result = observe(fn(model, x, **kwargs))
+    except Exception as exc:  # noqa: BLE001 - reported as an observation
+        raised = {"type": type(exc).__name__, "message": str(exc)[:500]}
+    return {
+        "result": result,
+        "raised": raised,
+        "changes": sideeffects.changes(before, sideeffects.snapshot(model)),
+        "input_modified": not torch.equal(x, x_before),
+    }
+
+
+def _loader(request: dict[str, Any]) -> DataLoader:
+    x = torch.from_numpy(np.asarray(request["x"], dtype=np.float32).copy())
+    y = torch.from_numpy(np.asarray(request["y"], dtype=np.int64).copy())
+    return DataLoader(TensorDataset(x, y), batch_size=request["batch_size"], shuffle=False)
+
+
+def _optimizer(model: nn.Module, spec: dict[str, Any]) -> torch.optim.Optimizer:
+    return torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=spec.get("momentum", 0.0))
+
+
+def record_steps(optimizer: torch.optim.Optimizer) -> list[list[np.ndarray | None]]:
+    """Wrap ``optimizer.step`` to record every parameter's ``.grad`` at each step."""
+    steps: list[list[np.ndarray | None]] = []
+    original = optimizer.step
+
+    def step(*args: Any, **kwargs: Any) -> Any:
+        steps.append([None if p.grad is None else p.grad.detach().cpu().numpy().copy() for p in _params(optimizer)])
+        return original(*args, **kwargs)
+
+    optimizer.step = step  # type: ignore[method-assign]
+    return steps
+
+
+def _params(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    return [p for group in optimizer.param_groups for p in group["params"]]
+
+
+@op
+def op_train_one_epoch(request: dict[str, Any]) -> dict[str, Any]:
+    model = _model(request)
+    model.train(request.get("start_mode", "train") == "train")
+    optimizer = _optimizer(model, request["optimizer"])
+    steps = record_steps(optimizer)
+    fn = resolve("training.train_one_epoch")
+    result = fn(model, _loader(request), optimizer, torch.nn.CrossEntropyLoss(), device="cpu")
+    reply: dict[str, Any] = {
+        "result": observe(result),
+        "weights": testmodels.state_arrays(model),
+        "probe": testmodels.probe_log(model),
+        "n_steps": len(steps),
+    }
+    if request.get("record_steps"):
+        reply["step_grads"] = [[g if g is not None else np.zeros(0, np.float32) for g in s] for s in steps]
+    return reply
+
+
+@op
+def op_evaluate(request: dict[str, Any]) -> dict[str, Any]:
+    model = _model(request)
+    model.train(request.get("start_mode", "eval") == "train")
+    before = sideeffects.snapshot(model)
+    fn = resolve("training.evaluate")
+    result = fn(model, _loader(request), torch.nn.CrossEntropyLoss(), device="cpu")
+    return {
+        "result": observe(result),
+        "probe": testmodels.probe_log(model),
+        "changes": sideeffects.changes(before, sideeffects.snapshot(model)),
+    }
+
+
+@op
+def op_fit(request: dict[str, Any]) -> dict[str, Any]:
+    """Run the student's fit() on a :class:`~grader.testmodels.ScriptedNet` whose accuracy is scripted."""
+    counter = testmodels.EpochCounter()
+    torch.manual_seed(0)
+    model = testmodels.ScriptedNet(request["script"], counter, n_val=len(request["val_x"]))
+
+    def batches(x: Any, y: Any, size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        xs = torch.from_numpy(np.asarray(x, dtype=np.float32).copy())
+        ys = torch.from_numpy(np.asarray(y, dtype=np.int64).copy())
+        return [(xs[i : i + size], ys[i : i + size]) for i in range(0, len(xs), size)]
+
+    train = testmodels.CountingLoader(batches(request["train_x"], request["train_y"], request["batch_size"]), counter)
+    val = batches(request["val_x"], request["val_y"], request["batch_size"])
+    optimizer = torch.optim.SGD(model.parameters(), lr=request["lr"])
+    fn = resolve("training.fit")
+    result = fn(
+        model,
+        train,
+        val,
+        optimizer,
+        torch.nn.CrossEntropyLoss(),
+        request["epochs"],
+        request["patience"],
+        "cpu",
+    )
+    return {
+        "result": observe(result),
+        "epochs_run": counter.epoch,
+        "snapshots": {str(k): v for k, v in model.snapshots.items()},
+        "final": testmodels.state_arrays(model),
+    }

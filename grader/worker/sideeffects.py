@@ -1,0 +1,72 @@
+"""Snapshots of a model's observable state, to report what a student function changed.
+
+The worker reports the differences as plain lists of names; the judge decides whether any is allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+_HOOK_DICTS = (
+    "_forward_hooks",
+    "_forward_pre_hooks",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+    "_state_dict_hooks",
+    "_load_state_dict_pre_hooks",
+)
+
+
+@dataclass
+class Snapshot:
+    modes: dict[str, bool]
+    hooks: dict[str, int]
+    grads: dict[str, torch.Tensor | None]
+    weights: dict[str, torch.Tensor]
+
+
+def _hook_count(module: nn.Module) -> int:
+    return sum(len(getattr(module, attr, {}) or {}) for attr in _HOOK_DICTS)
+
+
+def snapshot(model: nn.Module) -> Snapshot:
+    return Snapshot(
+        modes={name or "<model>": m.training for name, m in model.named_modules()},
+        hooks={name or "<model>": _hook_count(m) for name, m in model.named_modules()},
+        grads={n: None if p.grad is None else p.grad.detach().clone() for n, p in model.named_parameters()},
+        weights={n: p.detach().clone() for n, p in model.named_parameters()},
+    )
+
+
+def changes(before: Snapshot, after: Snapshot) -> dict[str, list[str]]:
+    """Names whose mode, hook count, ``.grad`` or weights differ between two snapshots."""
+
+    def grad_changed(name: str) -> bool:
+        a, b = before.grads.get(name), after.grads.get(name)
+        if a is None or b is None:
+            return (a is None) != (b is None)
+        return a.shape != b.shape or not torch.equal(a, b)
+
+    return {
+        "modes": [n for n in before.modes if after.modes.get(n) != before.modes[n]],
+        "hooks": [n for n in after.hooks if after.hooks[n] != before.hooks.get(n, 0)],
+        "grads": [n for n in before.grads if grad_changed(n)],
+        "weights": [n for n in before.weights if not torch.equal(before.weights[n], after.weights[n])],
+    }
+
+
+def set_mixed_modes(model: nn.Module) -> None:
+    """Put alternate submodules in eval mode so a blanket ``model.eval()``/``train()`` shows."""
+    model.train()
+    for index, module in enumerate(model.modules()):
+        if index % 2:
+            module.training = False
+
+
+def preset_grads(model: nn.Module) -> None:
+    """Give every other parameter a known ``.grad`` (the rest stay ``None``)."""
+    for index, param in enumerate(model.parameters()):
+        param.grad = torch.full_like(param, 0.25) if index % 2 == 0 else None

@@ -1,0 +1,64 @@
+"""The grader's own trainer for the robustness checks: every network gets the same seeded budget.
+
+It runs in the worker (the model is student code) and reports predictions only; the judge holds the
+test labels and computes the accuracies.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The fixed training budget, calibrated in docs/calibration.md."""
+
+    epochs: int = 2
+    batch_size: int = 64
+    lr: float = 3e-3
+    seed: int = 0
+
+
+def train_classifier(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, budget: Budget, device: str
+) -> list[float]:
+    """Adam on cross-entropy over shuffled mini-batches; returns the mean loss of each epoch."""
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
+    generator = torch.Generator().manual_seed(budget.seed)
+    images, labels = images.to(device), labels.to(device)
+    history = []
+    for _ in range(budget.epochs):
+        order = torch.randperm(len(images), generator=generator).to(device)
+        total = 0.0
+        for start in range(0, len(images), budget.batch_size):
+            batch = order[start : start + budget.batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(images[batch]), labels[batch])
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss.item()}")
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        history.append(total / len(images))
+    return history
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, device: str, batch_size: int = 500) -> np.ndarray:
+    """Argmax predictions in eval mode, as int64."""
+    model.eval()
+    out = [model(images[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(images), batch_size)]
+    return torch.cat(out).numpy().astype(np.int64)
+
+
+def timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - start

@@ -1,0 +1,115 @@
+"""Training a classifier: one epoch, evaluation, and early stopping (reference implementation)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+
+import torch
+from torch import nn
+
+
+def train_one_epoch(
+    model: nn.Module,
+    loader: Iterable,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable,
+    device: str = "cpu",
+) -> dict:
+    """Train ``model`` for one pass over ``loader`` (batches of ``(x, y)``) and return statistics.
+
+    Put the model in train mode, and for each batch: move it to ``device``, clear the gradients,
+    compute ``loss_fn(model(x), y)`` (a mean over the batch), backpropagate and step the optimizer.
+    Return ``{"loss": float, "accuracy": float}``: the mean loss per *sample* and the fraction of
+    samples whose argmax prediction equals y, over the whole epoch (a smaller last batch weighs
+    less than a full one).
+    """
+    model.train()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        optimizer.zero_grad()
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        loss.backward()
+        optimizer.step()
+        batch = y.shape[0]
+        loss_sum += loss.item() * batch
+        correct += int((logits.detach().argmax(dim=1) == y).sum())
+        seen += batch
+    if seen == 0:
+        raise ValueError("train_one_epoch got an empty loader")
+    return {"loss": loss_sum / seen, "accuracy": correct / seen}
+
+
+def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, device: str = "cpu") -> dict:
+    """Evaluate ``model`` on ``loader`` without changing it.
+
+    Run in eval mode with gradients disabled, then restore the model's previous train/eval mode.
+    Return ``{"loss": float, "accuracy": float, "y_true": Tensor, "y_pred": Tensor}``: the mean
+    loss per sample, the accuracy, and 1-D CPU int64 tensors of the labels and argmax predictions
+    in loader order.
+
+    Every submodule's own train/eval flag is restored, also on error.
+    """
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    loss_sum = 0.0
+    labels: list[torch.Tensor] = []
+    predictions: list[torch.Tensor] = []
+    try:
+        with torch.no_grad():
+            for x, y in loader:
+                x, y = x.to(device), y.to(device)
+                logits = model(x)
+                loss_sum += loss_fn(logits, y).item() * y.shape[0]
+                labels.append(y.reshape(-1).cpu().long())
+                predictions.append(logits.argmax(dim=1).cpu().long())
+    finally:
+        for m, flag in flags:
+            m.training = flag
+    if not labels:
+        raise ValueError("evaluate got an empty loader")
+    y_true, y_pred = torch.cat(labels), torch.cat(predictions)
+    seen = y_true.numel()
+    return {
+        "loss": loss_sum / seen,
+        "accuracy": (y_true == y_pred).sum().item() / seen,
+        "y_true": y_true,
+        "y_pred": y_pred,
+    }
+
+
+def fit(
+    model: nn.Module,
+    train_loader: Iterable,
+    val_loader: Iterable,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable,
+    epochs: int,
+    patience: int = 5,
+    device: str = "cpu",
+) -> dict:
+    """Train for up to ``epochs`` epochs with early stopping on validation accuracy.
+
+    Each epoch: ``train_one_epoch`` on ``train_loader``, then ``evaluate`` on ``val_loader``. An
+    epoch whose validation accuracy is strictly higher than every earlier one is the new best;
+    keep a copy of the weights then. Stop after ``patience`` consecutive epochs without a new
+    best. Before returning, load the best weights back into ``model``.
+    Return ``{"train_loss": list[float], "val_accuracy": list[float], "best_epoch": int}`` with
+    one entry per epoch run; ``best_epoch`` is a 0-based index into those lists.
+    """
+    if epochs < 1 or patience < 1:
+        raise ValueError(f"need epochs >= 1 and patience >= 1, got {epochs} and {patience}")
+    train_loss: list[float] = []
+    val_accuracy: list[float] = []
+    best_epoch, best_state = 0, None
+    for epoch in range(epochs):
+        train_loss.append(train_one_epoch(model, train_loader, optimizer, loss_fn, device)["loss"])
+        val_accuracy.append(evaluate(model, val_loader, loss_fn, device)["accuracy"])
+        if best_state is None or val_accuracy[-1] > val_accuracy[best_epoch]:
+            best_epoch, best_state = epoch, copy.deepcopy(model.state_dict())
+        elif epoch - best_epoch >= patience:
+            break
+    model.load_state_dict(best_state)
+    return {"train_loss": train_loss, "val_accuracy": val_accuracy, "best_epoch": best_epoch}

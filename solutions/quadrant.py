@@ -1,0 +1,87 @@
+"""The quadrant CNN and a variant that is robust to where the digit sits.
+
+Model answer.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class QuadrantNet(nn.Module):
+    """The quadrant CNN from the course.
+
+    conv(1 -> c, 5x5) ReLU maxpool(2) conv(c -> 2c, 5x5) ReLU maxpool(2) flatten
+    Linear(2c * 11 * 11 -> 4c) ReLU Linear(4c -> 2c) ReLU Linear(2c -> num_classes), where
+    c = ``num_channel``. The input is N x 1 x 56 x 56; the output is N x num_classes logits (no
+    softmax). For c = 8 it has 66,106 parameters.
+    """
+
+    def __init__(self, num_channel: int = 8, num_classes: int = 10) -> None:
+        """Create the layers. Call ``super().__init__()`` first."""
+        super().__init__()
+        c = num_channel
+        # 56 -conv5-> 52 -pool-> 26 -conv5-> 22 -pool-> 11, so 2c feature maps of 11 x 11 reach the flatten.
+        self.features = nn.Sequential(
+            nn.Conv2d(1, c, kernel_size=5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(c, 2 * c, kernel_size=5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(2 * c * 11 * 11, 4 * c),
+            nn.ReLU(),
+            nn.Linear(4 * c, 2 * c),
+            nn.ReLU(),
+            nn.Linear(2 * c, num_classes),  # logits: no softmax, CrossEntropyLoss applies it
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map N x 1 x 56 x 56 images to N x num_classes logits."""
+        return self.classifier(self.features(x))
+
+
+class RobustQuadrantNet(nn.Module):
+    """Your translation-robust variant of QuadrantNet.
+
+    Trained on digits in the top-left corner only, it must classify digits in the bottom-right
+    corner nearly as well. It must accept square inputs of other sizes too (e.g. N x 1 x 84 x 84)
+    and return N x num_classes logits. Hint: what does a flatten layer remember that a global
+    pooling layer forgets, and what does a valid convolution see at the canvas edge?
+
+    Answer: the flatten layer gives every position its own weights, so features learnt in the
+    top-left quadrant mean nothing elsewhere. A global max pool keeps only *whether* a feature
+    occurs, not where, and works for any input size. Padding the convolutions by 2 makes a digit at
+    the canvas edge look the same as one in the middle (the zero padding matches the black
+    background), so the features of a shifted digit are just shifted.
+    """
+
+    def __init__(self, num_channel: int = 8, num_classes: int = 10) -> None:
+        """Create the layers. Call ``super().__init__()`` first."""
+        super().__init__()
+        c = num_channel
+        self.features = nn.Sequential(
+            nn.Conv2d(1, c, kernel_size=5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(c, 2 * c, kernel_size=5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.pool = nn.AdaptiveMaxPool2d(1)  # global max pooling: N x 2c x h x w -> N x 2c x 1 x 1
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(2 * c, 4 * c),
+            nn.ReLU(),
+            nn.Linear(4 * c, 2 * c),
+            nn.ReLU(),
+            nn.Linear(2 * c, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map N x 1 x H x W images to N x num_classes logits."""
+        return self.classifier(self.pool(self.features(x)))

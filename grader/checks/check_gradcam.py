@@ -16,7 +16,7 @@ from grader import testmodels
 from grader.checks.registry import check
 from grader.judge import expect
 from grader.judge.digits import PreparedDigits
-from grader.judge.faults import CheckFailure
+from grader.judge.faults import CheckFailure, StudentError
 from grader.judge.session import GradingSession
 from grader.judge.trained import quadrant_cam_weights, quadrant_canvases
 from reference import gradcam as ref
@@ -101,9 +101,14 @@ def student_cam(grading: GradingSession, case: CamCase, **extra: Any) -> dict:
     )
 
 
-def cam_output(reply: dict, case: CamCase) -> np.ndarray:
+def no_exception(reply: dict, what: str) -> None:
+    """Fail the check with the student's exception if the explained call raised."""
     if reply["raised"]:
-        raise CheckFailure(f"{case.describe()} raised {reply['raised']['type']}: {reply['raised']['message']}")
+        raise StudentError(what, reply["raised"])
+
+
+def cam_output(reply: dict, case: CamCase) -> np.ndarray:
+    no_exception(reply, case.describe())
     return expect.as_array(reply["result"], case.describe(), shape=(case.batch, case.height, case.width))
 
 
@@ -221,11 +226,7 @@ def _side_effects(changes: dict[str, list[str]]) -> list[str]:
 def test_no_side_effects(grading: GradingSession) -> None:
     case = CamCase(seed=8, batch=2, height=12, width=12, target_class=[0, 1])
     reply = student_cam(grading, case, mixed_modes=True, preset_grads=True)
-    if reply["raised"]:
-        raise CheckFailure(
-            f"{case.describe()} on a model with mixed train/eval submodules raised "
-            f"{reply['raised']['type']}: {reply['raised']['message']}"
-        )
+    no_exception(reply, f"{case.describe()} on a model with mixed train/eval submodules")
     problems = _side_effects(reply["changes"])
     if problems:
         raise CheckFailure(f"{case.describe()} changed the model: " + "; ".join(problems))
@@ -290,8 +291,7 @@ def test_activations(grading: GradingSession) -> None:
     layers = ["features.3", "features.0"]
     what = f"activations(model, x, layers=[{', '.join(layers)}])"
     reply = explain(grading, "gradcam.activations", what, model=case.spec, x=case.x(), layers=layers)
-    if reply["raised"]:
-        raise CheckFailure(f"{what} raised {reply['raised']['type']}: {reply['raised']['message']}")
+    no_exception(reply, what)
     items = expect.as_list(reply["result"], what, length=len(layers))
     model = testmodels.build(case.spec).eval()
     expected = ref.activations(model, torch.from_numpy(case.x()), [model.get_submodule(n) for n in layers])
@@ -320,8 +320,7 @@ def test_saliency_map(grading: GradingSession) -> None:
         target_class=case.target_class,
         class_as="tensor",
     )
-    if reply["raised"]:
-        raise CheckFailure(f"{what} raised {reply['raised']['type']}: {reply['raised']['message']}")
+    no_exception(reply, what)
     got = expect.as_array(reply["result"], what, (case.batch, case.height, case.width))
     model = testmodels.build(case.spec).eval()
     want = ref.saliency_map(model, torch.from_numpy(case.x()), torch.tensor(case.target_class)).numpy()

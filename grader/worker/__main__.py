@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -23,15 +22,6 @@ def _private_channels() -> tuple[BinaryIO, BinaryIO]:
     os.close(devnull)
     os.dup2(2, 1)
     return proto_in, proto_out
-
-
-def _student_traceback(exc: BaseException, submission: Path) -> str:
-    """The traceback frames that lie in the submission's files, then the exception line."""
-    frames = [
-        f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve().is_relative_to(submission)
-    ]
-    lines = traceback.format_list(frames[-6:]) + traceback.format_exception_only(type(exc), exc)
-    return "".join(lines)[-3000:]
 
 
 def _reset_global_state() -> None:
@@ -50,7 +40,7 @@ def main() -> None:
     import torch  # noqa: F401 - import before student code so a student torch.py cannot shadow it
 
     from grader.protocol import read_message, write_message
-    from grader.worker.ops import OPS, MissingName
+    from grader.worker.ops import OPS, MissingName, describe_exception
 
     sys.path.insert(0, str(submission))
     write_message(proto_out, {"ready": True, "pid": os.getpid()})
@@ -66,14 +56,7 @@ def main() -> None:
         except MissingName as exc:
             reply = {"ok": False, "error": {"type": "MissingName", "message": str(exc)}}
         except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are reported too
-            reply = {
-                "ok": False,
-                "error": {
-                    "type": type(exc).__name__,
-                    "message": str(exc)[:1000],
-                    "traceback": _student_traceback(exc, submission),
-                },
-            }
+            reply = {"ok": False, "error": describe_exception(exc)}
         reply["id"] = request.get("id")
         try:
             write_message(proto_out, reply)

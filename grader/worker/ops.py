@@ -11,6 +11,7 @@ import importlib
 import inspect
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,14 @@ def op(fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[dict[str, An
 
 class MissingName(Exception):
     """The submission lacks a module file or a contract name."""
+
+
+def describe_exception(exc: BaseException) -> dict[str, str]:
+    """Type, message and the traceback frames that lie in the submission's files."""
+    submission = Path(sys.path[0])
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).is_relative_to(submission)]
+    lines = traceback.format_list(frames[-6:]) + traceback.format_exception_only(type(exc), exc)
+    return {"type": type(exc).__name__, "message": str(exc)[:1000], "traceback": "".join(lines)[-3000:]}
 
 
 def resolve(qualname: str) -> Any:
@@ -171,7 +180,7 @@ def op_explain(request: dict[str, Any]) -> dict[str, Any]:
     try:
         result = observe(fn(model, x, **kwargs))
     except Exception as exc:  # noqa: BLE001 - reported as an observation
-        raised = {"type": type(exc).__name__, "message": str(exc)[:500]}
+        raised = describe_exception(exc)
     return {
         "result": result,
         "raised": raised,

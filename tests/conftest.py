@@ -1,0 +1,68 @@
+"""Shared fixtures: the data root for tests and a helper that grades a submission like an autograder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+if "CNN_GRADER_DATA" not in os.environ and (SHARED_DATA / "MNIST" / "raw").is_dir():
+    os.environ["CNN_GRADER_DATA"] = str(SHARED_DATA)
+
+
+@dataclass
+class Graded:
+    """What ``cnn-grader grade`` produced for one submission."""
+
+    results: dict
+    feedback: str
+    stdout: str
+    returncode: int
+    out: Path
+
+    @property
+    def checks(self) -> dict[str, dict]:
+        return {t["name"]: t for t in self.results["tests"]}
+
+    @property
+    def failed(self) -> set[str]:
+        return {name for name, t in self.checks.items() if t["status"] != "passed"}
+
+
+def grade(submission: Path, out: Path, *extra: str, timeout: float = 900) -> Graded:
+    """Run ``cnn-grader grade`` in a subprocess, exactly as an autograder would."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "grade", str(submission), "--out", str(out), *extra],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=out.parent,
+    )
+    results_file = out / "results.json"
+    if not results_file.exists():
+        raise AssertionError(f"no results.json (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return Graded(
+        json.loads(results_file.read_text()),
+        (out / "feedback.md").read_text(),
+        proc.stdout + proc.stderr,
+        proc.returncode,
+        out,
+    )
+
+
+@pytest.fixture(scope="session")
+def solutions_graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
+    return grade(ROOT / "solutions", tmp_path_factory.mktemp("solutions") / "out")
+
+
+@pytest.fixture(scope="session")
+def stubs_graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
+    return grade(ROOT / "exercises", tmp_path_factory.mktemp("stubs") / "out")

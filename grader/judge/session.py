@@ -40,7 +40,6 @@ class GradeOptions:
     seed: int = 0
     data_root: str | None = None
     timeout: float = 20.0
-    load_timeout: float = 30.0
     train_timeout: float = 300.0
 
 
@@ -108,7 +107,7 @@ class GradingSession:
             return self.modules[module]
         status = ModuleStatus()
         try:
-            reply = self._request({"op": "load", "module": module}, self.options.load_timeout, f"importing {module}.py")
+            reply = self._request({"op": "load", "module": module}, self.options.timeout, f"importing {module}.py")
             status.present = set(reply["present"])
         except MissingName as exc:
             status.error = ModuleUnavailable(f"{exc.message}; add {module}.py with the functions of the exercise.")

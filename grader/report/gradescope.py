@@ -32,6 +32,7 @@ def to_results(report: GradeReport) -> dict:
                 "output": "failed" if hidden and check.status != "passed" else output.strip(),
                 "tags": [check.group, check.tier],
                 "visibility": "visible",
+                "extra_data": {"seconds": check.seconds},
             }
         )
     return {

@@ -60,6 +60,9 @@ def worker_env(home: Path) -> dict[str, str]:
         MPLBACKEND="Agg",
         CNN_GRADER_WORKER="1",
     )
+    # OpenMP threads that spin while waiting turn a busy machine (parallel grading, CI) into a 10x slowdown
+    # (measured in docs/performance.md); sleeping waits cost little on a quiet one.
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return env
 
 
@@ -128,7 +131,7 @@ class GradingSession:
         return self._request({"op": op, **payload}, timeout or self.options.timeout, f"running {what}", what)
 
     def _request(self, message: dict[str, Any], timeout: float, doing: str, what: str | None = None) -> dict:
-        reply = self.worker.request(message, timeout)
+        reply = self.worker.request(message, timeout, doing)
         if reply.get("ok"):
             return reply
         error = reply.get("error") or {}

@@ -68,7 +68,7 @@ class WorkerProcess:
     def stderr_tail(self, limit: int = 1500) -> str:
         return b"".join(self._stderr).decode(errors="replace")[-limit:]
 
-    def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def request(self, message: dict[str, Any], timeout: float, doing: str | None = None) -> dict[str, Any]:
         """Send one request and wait for its reply; raise :class:`WorkerFault` on timeout, exit or garbage."""
         if not self.alive:
             self.start()
@@ -86,7 +86,7 @@ class WorkerProcess:
             self._proc.stdin.flush()
         except (BrokenPipeError, OSError):
             raise self._died("receiving a request") from None
-        reply = self._receive(timeout, message.get("op", "request"))
+        reply = self._receive(timeout, doing or str(message.get("op", "a request")))
         if reply.get("id") != self._next_id:
             self.kill()
             raise WorkerFault("the worker answered out of turn (protocol violation)")

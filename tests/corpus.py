@@ -1,0 +1,423 @@
+"""A corpus of realistic buggy submissions: ``solutions/`` with one exact text substitution each.
+
+Every :class:`Bug` names the checks it must fail (``fails``), no more and no fewer; ``tests/test_corpus.py``
+grades each one and proves it. The substitutions are asserted to match exactly once, so a change to
+``solutions/`` that invalidates a bug breaks the corpus loudly instead of silently grading the solution.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+
+
+@dataclass(frozen=True)
+class Bug:
+    """``solutions/`` with, in ``module``.py, the exact text ``old`` replaced by ``new``."""
+
+    name: str
+    module: str
+    old: str
+    new: str
+    fails: frozenset[str]
+    why: str
+
+
+def apply(bug: Bug, target_dir: Path) -> Path:
+    """Copy ``solutions/`` into ``target_dir`` and plant ``bug`` there; return ``target_dir``."""
+    target_dir = Path(target_dir)
+    shutil.copytree(SOLUTIONS, target_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    path = target_dir / f"{bug.module}.py"
+    source = path.read_text()
+    count = source.count(bug.old)
+    assert count == 1, f"{bug.name}: the old text occurs {count} times in solutions/{bug.module}.py, expected once"
+    path.write_text(source.replace(bug.old, bug.new))
+    return target_dir
+
+
+def _fails(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+ALL_QUADRANT = ("quadrant/layer_shapes", "quadrant/parameter_counts", "quadrant/num_channel", "quadrant/logits")
+
+BUGS: list[Bug] = [
+    # ------------------------------------------------------------------ shapes
+    Bug(
+        "conv_ignores_dilation",
+        "shapes",
+        "span = dilation * (kernel_size - 1) + 1  # positions one window covers",
+        "span = kernel_size  # positions one window covers",
+        _fails("shapes/conv_output_size"),
+        "a dilated kernel spans dilation*(k-1)+1 positions, not k; quadrant_net_shapes uses dilation 1 only",
+    ),
+    Bug(
+        "pool_ceil_without_drop_rule",
+        "shapes",
+        "    if (out - 1) * stride >= size + padding:\n        out -= 1\n",
+        "",
+        _fails("shapes/pool_output_size"),
+        "ceil_mode keeps a window starting in the right padding that PyTorch drops",
+    ),
+    Bug(
+        "pool_ignores_ceil_mode",
+        "shapes",
+        "    if not ceil_mode:\n        return last_start // stride + 1\n",
+        "    return last_start // stride + 1\n",
+        _fails("shapes/pool_output_size"),
+        "always floors, so ceil_mode=True loses the last partial window",
+    ),
+    Bug(
+        "conv_params_ignores_groups",
+        "shapes",
+        "per_filter = (in_channels // groups) * kh * kw",
+        "per_filter = in_channels * kh * kw",
+        _fails("shapes/conv_params"),
+        "with groups each filter sees only in_channels // groups channels",
+    ),
+    Bug(
+        "linear_bias_per_input",
+        "shapes",
+        "        total += out_features\n",
+        "        total += in_features\n",
+        _fails("shapes/linear_params"),
+        "a Linear layer has one bias per output feature, not per input",
+    ),
+    Bug(
+        "count_parameters_via_state_dict",
+        "shapes",
+        "for p in model.parameters():",
+        "for p in model.state_dict().values():",
+        _fails("shapes/count_parameters"),
+        "state_dict counts BatchNorm buffers and tied weights twice, and its detached tensors never require grad",
+    ),
+    Bug(
+        "count_parameters_ignores_trainable_only",
+        "shapes",
+        "        if trainable_only and not p.requires_grad:\n            continue\n",
+        "",
+        _fails("shapes/count_parameters"),
+        "frozen parameters are counted even with trainable_only=True",
+    ),
+    Bug(
+        "quadrant_shapes_same_padding",
+        "shapes",
+        "h1 = conv_output_size(input_size, 5)  # 56 -> 52",
+        "h1 = conv_output_size(input_size, 5, padding=2)  # 56 -> 52",
+        _fails("shapes/quadrant_net_shapes"),
+        "the quadrant CNN's convs are valid (no padding): 56 -> 52, not 56 -> 56",
+    ),
+    # ---------------------------------------------------------------- quadrant
+    Bug(
+        "quadrant_softmax_output",
+        "quadrant",
+        "            nn.Linear(2 * c, num_classes),  # logits: no softmax, CrossEntropyLoss applies it\n",
+        "            nn.Linear(2 * c, num_classes),\n            nn.Softmax(dim=1),\n",
+        _fails("quadrant/logits"),
+        "returns probabilities, so CrossEntropyLoss applies softmax twice",
+    ),
+    Bug(
+        "quadrant_hardcoded_channels",
+        "quadrant",
+        "        c = num_channel\n        # 56 -conv5-> 52",
+        "        c = 8\n        # 56 -conv5-> 52",
+        _fails("quadrant/num_channel"),
+        "hard-codes 8/16/32 channels, so num_channel=4 or 16 builds the default net",
+    ),
+    Bug(
+        "quadrant_fc1_12x12",
+        "quadrant",
+        "nn.Linear(2 * c * 11 * 11, 4 * c),",
+        "nn.Linear(2 * c * 12 * 12, 4 * c),",
+        _fails(*ALL_QUADRANT, "robustness/quadrant_net_learns_top_left", "robustness/quadrant_net_fails_bottom_right"),
+        "miscounted feature map (12 x 12 instead of 11 x 11): the forward pass crashes, so every QuadrantNet check "
+        "fails",
+    ),
+    Bug(
+        "robust_is_flatten_quadrant_net",
+        "quadrant",
+        "class RobustQuadrantNet(nn.Module):",
+        "RobustQuadrantNet = QuadrantNet\n\n\nclass _RobustDraft(nn.Module):",
+        _fails("robustness/robust_net_keeps_bottom_right", "robustness/robust_net_other_sizes"),
+        "a flatten head gives every position its own weights: no transfer to the bottom-right, fixed input size",
+    ),
+    Bug(
+        "robust_gap_unpadded",
+        "quadrant",
+        "            nn.Conv2d(1, c, kernel_size=5, padding=2),\n"
+        "            nn.ReLU(),\n"
+        "            nn.MaxPool2d(2),\n"
+        "            nn.Conv2d(c, 2 * c, kernel_size=5, padding=2),\n"
+        "            nn.ReLU(),\n"
+        "            nn.MaxPool2d(2),\n"
+        "        )\n"
+        "        self.pool = nn.AdaptiveMaxPool2d(1)",
+        "            nn.Conv2d(1, c, kernel_size=5),\n"
+        "            nn.ReLU(),\n"
+        "            nn.MaxPool2d(2),\n"
+        "            nn.Conv2d(c, 2 * c, kernel_size=5),\n"
+        "            nn.ReLU(),\n"
+        "            nn.MaxPool2d(2),\n"
+        "        )\n"
+        "        self.pool = nn.AdaptiveAvgPool2d(1)",
+        _fails("robustness/robust_net_learns_top_left", "robustness/robust_net_keeps_bottom_right"),
+        "global average pooling over a mostly black canvas dilutes the digit's features: it barely learns",
+    ),
+    # ----------------------------------------------------------------- gradcam
+    Bug(
+        "gradcam_no_relu",
+        "gradcam",
+        "cam = F.relu((weights * A).sum(dim=1))",
+        "cam = (weights * A).sum(dim=1)",
+        _fails("gradcam/matches_reference"),
+        "without the ReLU, regions that speak against the class take part in the min-max normalisation",
+    ),
+    Bug(
+        "gradcam_softmax_score",
+        "gradcam",
+        "            scores = _pick_scores(logits, target_class)\n",
+        "            scores = _pick_scores(logits.softmax(dim=1), target_class)\n",
+        _fails("gradcam/matches_reference", "gradcam/logit_scale_invariance"),
+        "the softmax probability's gradient depends on the other logits and saturates as logits grow",
+    ),
+    Bug(
+        "gradcam_batch_normalisation",
+        "gradcam",
+        "    normalised = torch.zeros_like(cam)\n"
+        "    for i in range(cam.shape[0]):\n"
+        "        lo, hi = cam[i].min(), cam[i].max()\n"
+        "        if hi > lo:  # a constant map stays all zeros instead of 0 / 0 = NaN\n"
+        "            normalised[i] = (cam[i] - lo) / (hi - lo)\n",
+        "    lo, hi = cam.min(), cam.max()\n"
+        "    normalised = (cam - lo) / (hi - lo) if hi > lo else torch.zeros_like(cam)\n",
+        _fails("gradcam/matches_reference", "gradcam/batched_equals_single"),
+        "min-max over the whole batch makes an image's map depend on the other images",
+    ),
+    Bug(
+        "gradcam_normalise_after_upsampling",
+        "gradcam",
+        "    normalised = torch.zeros_like(cam)\n"
+        "    for i in range(cam.shape[0]):\n"
+        "        lo, hi = cam[i].min(), cam[i].max()\n"
+        "        if hi > lo:  # a constant map stays all zeros instead of 0 / 0 = NaN\n"
+        "            normalised[i] = (cam[i] - lo) / (hi - lo)\n"
+        "\n"
+        '    upsampled = F.interpolate(normalised.unsqueeze(1), size=x.shape[-2:], mode="bilinear", '
+        "align_corners=False)\n"
+        "    return upsampled.squeeze(1)\n",
+        '    cam = F.interpolate(cam.unsqueeze(1), size=x.shape[-2:], mode="bilinear", align_corners=False)\n'
+        "    cam = cam.squeeze(1)\n"
+        "    normalised = torch.zeros_like(cam)\n"
+        "    for i in range(cam.shape[0]):\n"
+        "        lo, hi = cam[i].min(), cam[i].max()\n"
+        "        if hi > lo:\n"
+        "            normalised[i] = (cam[i] - lo) / (hi - lo)\n"
+        "    return normalised\n",
+        _fails("gradcam/matches_reference"),
+        "bilinear upsampling lowers interior peaks, so normalising afterwards stretches the map differently",
+    ),
+    Bug(
+        "gradcam_align_corners",
+        "gradcam",
+        'mode="bilinear", align_corners=False)',
+        'mode="bilinear", align_corners=True)',
+        _fails("gradcam/matches_reference"),
+        "align_corners=True samples the small map at different positions than the specified upsampling",
+    ),
+    Bug(
+        "gradcam_max_of_gradients",
+        "gradcam",
+        "weights = dA.mean(dim=(2, 3), keepdim=True)",
+        "weights = dA.amax(dim=(2, 3), keepdim=True)",
+        _fails("gradcam/matches_reference"),
+        "a channel's weight is the spatial mean (global average pooling) of its gradients, not their maximum",
+    ),
+    Bug(
+        "gradcam_argmax_over_flat_logits",
+        "gradcam",
+        "classes = logits.argmax(dim=1)",
+        "classes = logits.argmax()",
+        _fails("gradcam/matches_reference", "gradcam/target_class_forms"),
+        "argmax without dim indexes the flattened batch, not each sample's classes",
+    ),
+    Bug(
+        "gradcam_not_detached",
+        "gradcam",
+        "    A = A.detach()\n",
+        "",
+        _fails("gradcam/properties"),
+        "the map is built from the live activations, so the returned tensor requires grad",
+    ),
+    Bug(
+        "gradcam_hook_left_registered",
+        "gradcam",
+        "    finally:\n        handle.remove()\n",
+        "    finally:\n",
+        _fails("gradcam/no_side_effects"),
+        "the forward hook is never removed and fires on every later forward pass",
+    ),
+    Bug(
+        "gradcam_leaves_eval_mode",
+        "gradcam",
+        "    A = A.detach()\n",
+        "    model.eval()\n    A = A.detach()\n",
+        _fails("gradcam/no_side_effects"),
+        "calls model.eval() and never restores the caller's train/eval flags",
+    ),
+    Bug(
+        "gradcam_backward_fills_grad",
+        "gradcam",
+        "            (dA,) = torch.autograd.grad(scores.sum(), A)\n",
+        "            A.retain_grad()\n            scores.sum().backward()\n            dA = A.grad\n",
+        _fails("gradcam/no_side_effects"),
+        "backward() adds the score's gradient into every parameter's .grad",
+    ),
+    Bug(
+        "gradcam_nan_on_constant_map",
+        "gradcam",
+        "        if hi > lo:  # a constant map stays all zeros instead of 0 / 0 = NaN\n"
+        "            normalised[i] = (cam[i] - lo) / (hi - lo)\n",
+        "        normalised[i] = (cam[i] - lo) / (hi - lo)\n",
+        _fails("gradcam/constant_map"),
+        "min-max without a guard divides 0 by 0 on a constant map",
+    ),
+    Bug(
+        "activations_hooks_left_registered",
+        "gradcam",
+        "    try:\n"
+        "        with torch.no_grad():\n"
+        "            model(x)\n"
+        "    finally:\n"
+        "        for handle in handles:\n"
+        "            handle.remove()\n",
+        "    with torch.no_grad():\n        model(x)\n",
+        _fails("gradcam/activations"),
+        "the forward hooks stay registered after activations() returns",
+    ),
+    Bug(
+        "activations_late_binding_closure",
+        "gradcam",
+        "def hook(module, inputs, output, i=i):",
+        "def hook(module, inputs, output):",
+        _fails("gradcam/activations"),
+        "every hook sees the loop's last i, so all outputs land in one slot (KeyError for the others)",
+    ),
+    Bug(
+        "saliency_without_abs",
+        "gradcam",
+        "return dx.abs().max(dim=1).values",
+        "return dx.max(dim=1).values",
+        _fails("gradcam/saliency_map"),
+        "saliency is the largest *absolute* gradient over channels; negative gradients count too",
+    ),
+    # ---------------------------------------------------------------- training
+    Bug(
+        "train_without_zero_grad",
+        "training",
+        "        optimizer.zero_grad()  # gradients add up across backward() calls unless cleared\n",
+        "",
+        _fails("training/train_one_epoch_updates", "training/train_one_epoch_statistics", "training/zero_grad"),
+        "gradients accumulate across batches, so every step after the first is wrong (and so are the losses)",
+    ),
+    Bug(
+        "train_mean_of_batch_means",
+        "training",
+        "        total_loss += loss.item() * len(y)\n"
+        "        correct += (out.argmax(dim=1) == y).sum().item()\n"
+        "        n += len(y)\n"
+        '    return {"loss": total_loss / n,',
+        "        total_loss += loss.item()\n"
+        "        correct += (out.argmax(dim=1) == y).sum().item()\n"
+        "        n += len(y)\n"
+        '    return {"loss": total_loss / len(loader),',
+        _fails("training/train_one_epoch_statistics"),
+        "the mean of batch means gives the last, smaller batch as much weight as a full one",
+    ),
+    Bug(
+        "train_never_calls_train",
+        "training",
+        "    model.train()  # dropout and batch norm behave differently in training\n",
+        "",
+        _fails("training/train_mode"),
+        "a model handed over in eval mode trains with dropout off and batch norm frozen",
+    ),
+    Bug(
+        "evaluate_loss_not_weighted",
+        "training",
+        "total_loss += loss_fn(out, y).item() * len(y)",
+        "total_loss += loss_fn(out, y).item()",
+        _fails("training/evaluate"),
+        "sums batch means and divides by the number of samples: the loss is about batch_size times too small",
+    ),
+    Bug(
+        "evaluate_without_eval",
+        "training",
+        "    model.eval()\n",
+        "",
+        _fails("training/evaluate_eval_mode_no_grad"),
+        "evaluates with dropout active",
+    ),
+    Bug(
+        "evaluate_without_no_grad",
+        "training",
+        "        with torch.no_grad():\n"
+        "            for x, y in loader:\n"
+        "                x, y = x.to(device), y.to(device)\n"
+        "                out = model(x)\n"
+        "                total_loss += loss_fn(out, y).item() * len(y)\n"
+        "                y_true.append(y.cpu())\n"
+        "                y_pred.append(out.argmax(dim=1).cpu())\n",
+        "        for x, y in loader:\n"
+        "            x, y = x.to(device), y.to(device)\n"
+        "            out = model(x)\n"
+        "            total_loss += loss_fn(out, y).item() * len(y)\n"
+        "            y_true.append(y.cpu())\n"
+        "            y_pred.append(out.argmax(dim=1).cpu())\n",
+        _fails("training/evaluate_eval_mode_no_grad"),
+        "builds an autograd graph for every validation batch",
+    ),
+    Bug(
+        "evaluate_always_back_to_train",
+        "training",
+        "model.train(was_training)  # put the model back the way we found it",
+        "model.train()  # back to training",
+        _fails("training/evaluate_restores_mode"),
+        "a model handed over in eval mode comes back in train mode",
+    ),
+    Bug(
+        "fit_keeps_last_weights",
+        "training",
+        "    if best_state is not None:\n        model.load_state_dict(best_state)\n",
+        "",
+        _fails("training/restores_best_weights"),
+        "returns with the last epoch's weights instead of the best epoch's",
+    ),
+    Bug(
+        "fit_ties_count_as_better",
+        "training",
+        'if val_stats["accuracy"] > best_accuracy:',
+        'if val_stats["accuracy"] >= best_accuracy:',
+        _fails("training/early_stopping", "training/restores_best_weights"),
+        "a tie resets patience (runs too long) and moves best_epoch to a later, equal epoch",
+    ),
+    Bug(
+        "fit_patience_off_by_one",
+        "training",
+        "if epochs_without_improvement >= patience:",
+        "if epochs_without_improvement > patience:",
+        _fails("training/early_stopping"),
+        "waits patience + 1 epochs without improvement before stopping",
+    ),
+    Bug(
+        "fit_state_dict_not_copied",
+        "training",
+        "best_state = copy.deepcopy(model.state_dict())",
+        "best_state = model.state_dict()",
+        _fails("training/restores_best_weights"),
+        "state_dict() holds references to the live tensors, so the 'best' weights keep training",
+    ),
+]

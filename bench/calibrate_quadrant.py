@@ -49,6 +49,7 @@ DESIGNS = {
     "RobustQuadrantNet (padding 2 + global max pool, reference)": RobustQuadrantNet,
     "global average pool, unpadded convs": lambda: GlobalPoolNet(0, "avg"),
     "global max pool, unpadded convs": lambda: GlobalPoolNet(0, "max"),
+    "global max pool, padding 2, conv1 with bias (the course's suggestion)": lambda: GlobalPoolNet(2, "max"),
     "global average pool, padding 2": lambda: GlobalPoolNet(2, "avg"),
 }
 

@@ -35,6 +35,8 @@ def pytest_args(submission: Path, args: argparse.Namespace) -> list[str]:
         str(args.seed),
         "--check-timeout",
         str(args.timeout),
+        "--cell-timeout",
+        str(args.cell_timeout),
         "--tb=no",
         "-rN",
         "-q",
@@ -53,6 +55,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", type=Path, help="folder with MNIST/raw (default: $CNN_GRADER_DATA)")
     parser.add_argument("--seed", type=int, default=0, help="seed for inputs and training (default 0)")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per request to student code")
+    parser.add_argument("--cell-timeout", type=float, default=15.0, help="seconds per notebook cell")
     parser.add_argument("-k", help="only checks matching this pytest -k expression")
 
 
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     grade = sub.add_parser("grade", help="grade a submission and write results.json and feedback.md")
-    grade.add_argument("submission", type=Path, help="a folder of modules or a zip of one")
+    grade.add_argument("submission", type=Path, help="a folder of modules, a notebook, or a zip of either")
     grade.add_argument("--out", type=Path, required=True, help="folder for results.json and feedback.md")
     grade.add_argument("--junit-xml", type=Path, help="also write a JUnit XML report here")
     _common(grade)

@@ -31,6 +31,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--seed", type=int, default=0, help="seed for generated inputs and training")
     group.addoption("--data-root", default=None, help="folder holding MNIST/raw (default $CNN_GRADER_DATA)")
     group.addoption("--check-timeout", type=float, default=20.0, help="seconds one request to the worker may take")
+    group.addoption("--cell-timeout", type=float, default=15.0, help="seconds one notebook cell may run")
     group.addoption("--results-json", default=None, help="write Gradescope results.json here")
     group.addoption("--feedback-md", default=None, help="write the Markdown feedback report here")
     parser.addini("cnn_grader_submission", "default --submission", default=None)
@@ -48,6 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=config.getoption("seed"),
         data_root=config.getoption("data_root"),
         timeout=config.getoption("check_timeout"),
+        cell_timeout=config.getoption("cell_timeout"),
     )
     recorder = PointsRecorder(str(submission), verbose_failures=config.getoption("tbstyle") == "no")
     config.pluginmanager.register(SubmissionSession(Path(submission), options, recorder), "cnn-grader-session")
@@ -70,6 +72,7 @@ class SubmissionSession:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.session is not None:
+            self.recorder.report.notes.extend(self.session.notes)
             self.session.close()
 
 

@@ -57,7 +57,9 @@ class RobustQuadrantNet(nn.Module):
     top-left quadrant mean nothing elsewhere. A global max pool keeps only *whether* a feature
     occurs, not where, and works for any input size. Padding the convolutions by 2 makes a digit at
     the canvas edge look the same as one in the middle (the zero padding matches the black
-    background), so the features of a shifted digit are just shifted.
+    background), so the features of a shifted digit are just shifted. The padding of the second
+    convolution only matches its background if the first layer maps black to zero: hence no bias in
+    conv1, and the network gives exactly the same logits for a digit in any corner.
     """
 
     def __init__(self, num_channel: int = 8, num_classes: int = 10) -> None:
@@ -65,7 +67,7 @@ class RobustQuadrantNet(nn.Module):
         super().__init__()
         c = num_channel
         self.features = nn.Sequential(
-            nn.Conv2d(1, c, kernel_size=5, padding=2),
+            nn.Conv2d(1, c, kernel_size=5, padding=2, bias=False),  # black stays exactly 0
             nn.ReLU(),
             nn.MaxPool2d(2),
             nn.Conv2d(c, 2 * c, kernel_size=5, padding=2),

@@ -20,7 +20,7 @@ from grader.worker.trainer import Budget
 # the flatten head 0.95 top-left and 0.12-0.22 bottom-right, global average pooling 0.36-0.40 top-left.
 LEARNS_TOP_LEFT = 0.70
 FLATTEN_BOTTOM_RIGHT_MAX = 0.40
-KEEPS_FRACTION = 0.90
+KEEPS_FRACTION = 0.85
 BUDGET = Budget()
 
 

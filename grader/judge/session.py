@@ -41,12 +41,30 @@ class GradeOptions:
     data_root: str | None = None
     timeout: float = 20.0
     train_timeout: float = 300.0
+    cell_timeout: float = 15.0
+    notebook_timeout: float = 240.0
 
 
 @dataclass
 class ModuleStatus:
     present: set[str] = field(default_factory=set)
     error: SubmissionFault | None = None
+
+
+def notebook_notes(preparation: dict) -> list[str]:
+    """Per-cell lines for the report: errors (from execute replies) and skipped magics."""
+    if preparation.get("kind") != "notebook":
+        return []
+    name = preparation.get("file", "notebook")
+    notes = []
+    for cell in (preparation.get("report") or {}).get("cells", []):
+        where = f"{name}, cell {cell['index']} (`{cell['head']}`)"
+        if cell["status"] != "ok":
+            notes.append(f"{where}: {cell['error']}")
+        if cell["skipped"]:
+            notes.append(f"{where}: not run when grading: {'; '.join(cell['skipped'])}")
+    notes += [f"{name}: {n} {why}" for n, why in (preparation.get("problems") or {}).items()]
+    return notes
 
 
 def worker_env(home: Path) -> dict[str, str]:
@@ -59,6 +77,7 @@ def worker_env(home: Path) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
         MPLBACKEND="Agg",
         CNN_GRADER_WORKER="1",
+        CNN_GRADER_GRADING="1",  # lets a notebook skip its own long training
     )
     # OpenMP threads that spin while waiting turn a busy machine (parallel grading, CI) into a 10x slowdown
     # (measured in docs/performance.md); sleeping waits cost little on a quiet one.
@@ -77,6 +96,8 @@ class GradingSession:
         (self.workdir / "home").mkdir()
         self.worker = WorkerProcess(self.submission, self.workdir, worker_env(self.workdir / "home"))
         self.modules: dict[str, ModuleStatus] = {}
+        self.notes: list[str] = []
+        self._preparation: dict | SubmissionFault | None = None
         self._memo: dict[Any, Any] = {}
 
     def start(self) -> None:
@@ -102,16 +123,37 @@ class GradingSession:
             raise status.error
         if ex.name not in status.present:
             keyword = "class" if ex.kind == "class" else "def"
-            raise MissingName(f"{ex.module}.py defines no {ex.name}; expected `{keyword} {ex.signature}`.")
+            where = f"{ex.module}.py"
+            if isinstance(self._preparation, dict) and self._preparation.get("kind") == "notebook":
+                where = f"the notebook {self._preparation.get('file')}"
+            raise MissingName(f"{where} defines no {ex.name}; expected `{keyword} {ex.signature}`.")
         return ex
+
+    def _prepare(self) -> None:
+        """Ask the worker what the submission is; a notebook is executed now, under its own time budget."""
+        if self._preparation is None:
+            try:
+                self._preparation = self._request(
+                    {"op": "prepare", "cell_timeout": self.options.cell_timeout},
+                    self.options.notebook_timeout,
+                    "running the notebook",
+                )
+                self.notes += notebook_notes(self._preparation)
+            except SubmissionFault as exc:
+                self._preparation = exc
+        if isinstance(self._preparation, SubmissionFault):
+            raise ModuleUnavailable(f"the submission could not be run: {self._preparation.message}")
 
     def _load(self, module: str) -> ModuleStatus:
         if module in self.modules:
             return self.modules[module]
         status = ModuleStatus()
         try:
+            self._prepare()
             reply = self._request({"op": "load", "module": module}, self.options.timeout, f"importing {module}.py")
             status.present = set(reply["present"])
+        except ModuleUnavailable as exc:
+            status.error = exc
         except MissingName as exc:
             status.error = ModuleUnavailable(f"{exc.message}; add {module}.py with the functions of the exercise.")
         except StudentError as exc:

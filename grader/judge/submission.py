@@ -1,4 +1,4 @@
-"""Turn what a student handed in (a folder of modules or a zip of one) into a private working copy."""
+"""Turn what a student handed in (a folder of modules, a notebook, or a zip of either) into a private copy."""
 
 from __future__ import annotations
 
@@ -53,10 +53,13 @@ def prepare(source: Path, target: Path) -> Path:
         staging = target.parent / "unzipped"
         _extract(source, staging)
         source = _module_folder(staging)
+    elif source.is_file() and source.suffix in (".ipynb", ".py"):
+        shutil.copyfile(source, target / source.name)  # a notebook, or a jupytext script of one
+        return target
     elif source.is_dir():
         source = _module_folder(source)
     else:
-        raise BadSubmission(f"{source} is neither a folder nor a zip file")
+        raise BadSubmission(f"{source} is neither a folder, a notebook nor a zip file")
     for path in source.rglob("*"):
         relative = path.relative_to(source)
         if path.is_symlink() or any(part in ("__pycache__", ".git") for part in relative.parts):

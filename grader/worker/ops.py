@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from grader import contract, testmodels
 from grader.layertable import layer_table
 from grader.quadrants import digits_to_canvas
-from grader.worker import sideeffects
+from grader.worker import sideeffects, submission
 from grader.worker.observe import observe
 from grader.worker.trainer import Budget, predict, train_classifier
 
@@ -42,8 +41,8 @@ class MissingName(Exception):
 
 def describe_exception(exc: BaseException) -> dict[str, str]:
     """Type, message and the traceback frames that lie in the submission's files."""
-    submission = Path(sys.path[0])
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).is_relative_to(submission)]
+    where = submission.folder()
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).is_relative_to(where)]
     lines = traceback.format_list(frames[-6:]) + traceback.format_exception_only(type(exc), exc)
     return {"type": type(exc).__name__, "message": str(exc)[:1000], "traceback": "".join(lines)[-3000:]}
 
@@ -51,6 +50,8 @@ def describe_exception(exc: BaseException) -> dict[str, str]:
 def resolve(qualname: str) -> Any:
     """The submission's object for a contract name such as ``"gradcam.grad_cam"``."""
     ex = contract.exercise(qualname)
+    if not submission.has_module(ex.module):
+        raise MissingName(f"the submission has no {ex.module}.py")
     module = importlib.import_module(ex.module)
     if not hasattr(module, ex.name):
         raise MissingName(f"{ex.module}.py defines no {ex.name!r}")
@@ -58,12 +59,17 @@ def resolve(qualname: str) -> Any:
 
 
 @op
+def op_prepare(request: dict[str, Any]) -> dict[str, Any]:
+    """Find the submission's kind; execute a notebook submission (its per-cell report comes back)."""
+    return submission.prepare(request["cell_timeout"])
+
+
+@op
 def op_load(request: dict[str, Any]) -> dict[str, Any]:
     """Import one student module; report which contract names it defines and their signatures."""
     name = request["module"]
     spec = contract.module(name)
-    path = Path(sys.path[0]) / f"{name}.py"
-    if not path.exists():
+    if not submission.has_module(name):
         raise MissingName(f"the submission has no {name}.py")
     module = importlib.import_module(name)
     signatures = {}

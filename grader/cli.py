@@ -37,6 +37,8 @@ def pytest_args(submission: Path, args: argparse.Namespace) -> list[str]:
         str(args.timeout),
         "--cell-timeout",
         str(args.cell_timeout),
+        "--sandbox",
+        args.sandbox,
         "--tb=no",
         "-rN",
         "-q",
@@ -55,6 +57,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", type=Path, help="folder with MNIST/raw (default: $CNN_GRADER_DATA)")
     parser.add_argument("--seed", type=int, default=0, help="seed for inputs and training (default 0)")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per request to student code")
+    parser.add_argument(
+        "--sandbox",
+        default="auto",
+        choices=("auto", "bwrap", "none"),
+        help="confine the worker with bubblewrap (auto: where it works)",
+    )
     parser.add_argument("--cell-timeout", type=float, default=15.0, help="seconds per notebook cell")
     parser.add_argument("-k", help="only checks matching this pytest -k expression")
 

@@ -18,7 +18,9 @@ import pytest
 
 from grader.checks.registry import CHECK_FILES, spec_of
 from grader.judge.faults import CheckFailure, SubmissionFault
+from grader.judge.sandbox import SandboxUnavailable
 from grader.judge.session import GradeOptions, GradingSession
+from grader.judge.submission import BadSubmission
 from grader.results import CheckResult, GradeReport
 
 CHECKS_DIR = Path(__file__).parent / "checks"
@@ -31,6 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--seed", type=int, default=0, help="seed for generated inputs and training")
     group.addoption("--data-root", default=None, help="folder holding MNIST/raw (default $CNN_GRADER_DATA)")
     group.addoption("--check-timeout", type=float, default=20.0, help="seconds one request to the worker may take")
+    group.addoption("--sandbox", default="auto", choices=("auto", "bwrap", "none"), help="how to confine the worker")
     group.addoption("--cell-timeout", type=float, default=15.0, help="seconds one notebook cell may run")
     group.addoption("--results-json", default=None, help="write Gradescope results.json here")
     group.addoption("--feedback-md", default=None, help="write the Markdown feedback report here")
@@ -50,6 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
         data_root=config.getoption("data_root"),
         timeout=config.getoption("check_timeout"),
         cell_timeout=config.getoption("cell_timeout"),
+        sandbox=config.getoption("sandbox"),
     )
     recorder = PointsRecorder(str(submission), verbose_failures=config.getoption("tbstyle") == "no")
     config.pluginmanager.register(SubmissionSession(Path(submission), options, recorder), "cnn-grader-session")
@@ -67,7 +71,10 @@ class SubmissionSession:
         self.session: GradingSession | None = None
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        self.session = GradingSession(self.source, self.options)
+        try:
+            self.session = GradingSession(self.source, self.options)
+        except (BadSubmission, SandboxUnavailable) as exc:
+            raise pytest.UsageError(f"cannot grade {self.source}: {exc}") from None
         self.session.start()
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

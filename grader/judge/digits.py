@@ -26,7 +26,7 @@ def _split(data_root: str | None) -> DigitSplit:
 def prepare_digits(grading: GradingSession) -> PreparedDigits:
     """Load the split once per process and write what the worker may see (no test labels)."""
     split = _split(grading.options.data_root)
-    path = grading.workdir / "quadrant_digits.npz"
+    path = grading.inputs / "quadrant_digits.npz"
     if not path.exists():
         np.savez(
             path,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from grader import contract
+from grader.judge import sandbox
 from grader.judge import submission as submission_files
 from grader.judge.faults import MissingName, ModuleUnavailable, StudentError, SubmissionFault, WorkerFault
 from grader.judge.worker_process import WorkerProcess
@@ -43,6 +45,7 @@ class GradeOptions:
     train_timeout: float = 300.0
     cell_timeout: float = 15.0
     notebook_timeout: float = 240.0
+    sandbox: str = "auto"
 
 
 @dataclass
@@ -91,12 +94,30 @@ class GradingSession:
     def __init__(self, source: Path, options: GradeOptions | None = None) -> None:
         self.options = options or GradeOptions()
         self.source = Path(source)
-        self.workdir = Path(tempfile.mkdtemp(prefix="cnn-grader-"))
-        self.submission = submission_files.prepare(self.source, self.workdir / "submission")
-        (self.workdir / "home").mkdir()
-        self.worker = WorkerProcess(self.submission, self.workdir, worker_env(self.workdir / "home"))
-        self.modules: dict[str, ModuleStatus] = {}
         self.notes: list[str] = []
+        self.sandbox = sandbox.resolve_mode(self.options.sandbox)
+        self.workdir = Path(tempfile.mkdtemp(prefix="cnn-grader-"))
+        self.workdir.chmod(0o755)
+        self.submission = submission_files.prepare(self.source, self.workdir / "submission")
+        self.inputs = self.workdir / "inputs"  # written by the judge only, read-only for the worker
+        self.scratch = self.workdir / "scratch"  # the worker's working directory and HOME
+        for folder in (self.inputs, self.scratch / "home"):
+            folder.mkdir(parents=True)
+        sandbox.prepare_scratch(self.scratch, self.sandbox)
+        env = worker_env(self.scratch / "home")
+        command = sandbox.worker_command(
+            [sys.executable, "-m", "grader.worker", str(self.submission)],
+            self.sandbox,
+            submission=self.submission,
+            inputs=self.inputs,
+            scratch=self.scratch,
+            env=env,
+        )
+        self.worker = WorkerProcess(command, self.scratch, env)
+        if self.sandbox == "none":
+            why = "as asked" if self.options.sandbox == "none" else "bubblewrap is not available here"
+            self.notes.append(f"the worker ran without a sandbox ({why}): rlimits and a separate process only")
+        self.modules: dict[str, ModuleStatus] = {}
         self._preparation: dict | SubmissionFault | None = None
         self._memo: dict[Any, Any] = {}
 

@@ -12,7 +12,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -26,13 +25,12 @@ STARTUP_TIMEOUT = 120.0
 
 
 class WorkerProcess:
-    """One ``python -m grader.worker`` subprocess running in ``workdir`` on ``submission``."""
+    """One worker subprocess: ``command`` (``python -m grader.worker ...``, maybe sandboxed) run in ``workdir``."""
 
-    def __init__(self, submission: Path, workdir: Path, env: dict[str, str], command: list[str] | None = None):
-        self.submission = submission
+    def __init__(self, command: list[str], workdir: Path, env: dict[str, str]):
+        self.command = command
         self.workdir = workdir
         self.env = env
-        self.command = command or [sys.executable, "-m", "grader.worker", str(submission)]
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: collections.deque[bytes] = collections.deque()
         self._stderr_size = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import os
+import secrets
 import select
 import signal
 import subprocess
@@ -77,7 +78,8 @@ class WorkerProcess:
                 raise WorkerFault("the worker sent a malformed greeting")
             self._ready = True
         self._next_id += 1
-        message = {**message, "id": self._next_id}
+        nonce = secrets.token_hex(16)  # a reply must echo it: bytes written ahead of the request cannot pass
+        message = {**message, "id": self._next_id, "nonce": nonce}
         assert self._proc is not None and self._proc.stdin is not None
         try:
             self._proc.stdin.write(protocol.pack(message))
@@ -85,7 +87,7 @@ class WorkerProcess:
         except (BrokenPipeError, OSError):
             raise self._died("receiving a request") from None
         reply = self._receive(timeout, doing or str(message.get("op", "a request")))
-        if reply.get("id") != self._next_id:
+        if reply.get("id") != self._next_id or reply.get("nonce") != nonce:
             self.kill()
             raise WorkerFault("the worker answered out of turn (protocol violation)")
         return reply

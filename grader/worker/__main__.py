@@ -57,7 +57,7 @@ def main() -> None:
             reply = {"ok": False, "error": {"type": "MissingName", "message": str(exc)}}
         except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are reported too
             reply = {"ok": False, "error": describe_exception(exc)}
-        reply["id"] = request.get("id")
+        reply["id"], reply["nonce"] = request.get("id"), request.get("nonce")
         try:
             write_message(proto_out, reply)
         except ValueError as exc:  # e.g. a non-JSON value in an observation

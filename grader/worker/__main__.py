@@ -61,14 +61,8 @@ def main() -> None:
         try:
             write_message(proto_out, reply)
         except ValueError as exc:  # e.g. a non-JSON value in an observation
-            write_message(
-                proto_out,
-                {
-                    "id": request.get("id"),
-                    "ok": False,
-                    "error": {"type": "ProtocolError", "message": str(exc)},
-                },
-            )
+            error = {"type": "ProtocolError", "message": str(exc)}
+            write_message(proto_out, {"id": reply["id"], "nonce": reply["nonce"], "ok": False, "error": error})
 
 
 if __name__ == "__main__":

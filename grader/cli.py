@@ -47,6 +47,8 @@ def pytest_args(submission: Path, args: argparse.Namespace) -> list[str]:
     ]
     if args.data_root:
         command += ["--data-root", str(args.data_root)]
+    if args.no_cache:
+        command.append("--no-cache")
     if args.k:
         command += ["-k", args.k]
     return command
@@ -64,6 +66,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="confine the worker with bubblewrap (auto: where it works)",
     )
     parser.add_argument("--cell-timeout", type=float, default=15.0, help="seconds per notebook cell")
+    parser.add_argument("--no-cache", action="store_true", help="train networks again even if cached")
     parser.add_argument("-k", help="only checks matching this pytest -k expression")
 
 

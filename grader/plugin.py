@@ -34,6 +34,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--data-root", default=None, help="folder holding MNIST/raw (default $CNN_GRADER_DATA)")
     group.addoption("--check-timeout", type=float, default=20.0, help="seconds one request to the worker may take")
     group.addoption("--sandbox", default="auto", choices=("auto", "bwrap", "none"), help="how to confine the worker")
+    group.addoption("--no-cache", action="store_true", help="train networks again even if cached")
     group.addoption("--cell-timeout", type=float, default=15.0, help="seconds one notebook cell may run")
     group.addoption("--results-json", default=None, help="write Gradescope results.json here")
     group.addoption("--feedback-md", default=None, help="write the Markdown feedback report here")
@@ -54,6 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
         timeout=config.getoption("check_timeout"),
         cell_timeout=config.getoption("cell_timeout"),
         sandbox=config.getoption("sandbox"),
+        use_cache=not config.getoption("no_cache"),
     )
     recorder = PointsRecorder(str(submission), verbose_failures=config.getoption("tbstyle") == "no")
     config.pluginmanager.register(SubmissionSession(Path(submission), options, recorder), "cnn-grader-session")

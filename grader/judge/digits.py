@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,22 +17,23 @@ from grader.judge.session import GradingSession
 class PreparedDigits:
     split: DigitSplit
     worker_file: Path
+    digest: str
 
 
 @functools.lru_cache(maxsize=4)
-def _split(data_root: str | None) -> DigitSplit:
-    return load_split(data_root)
+def _split(data_root: str | None) -> tuple[DigitSplit, str]:
+    """The split for a data root, loaded once per process, and a digest of its arrays."""
+    split = load_split(data_root)
+    hasher = hashlib.sha256()
+    for array in (split.train_digits, split.train_labels, split.test_digits, split.test_labels):
+        hasher.update(np.ascontiguousarray(array).tobytes())
+    return split, hasher.hexdigest()[:16]
 
 
 def prepare_digits(grading: GradingSession) -> PreparedDigits:
     """Load the split once per process and write what the worker may see (no test labels)."""
-    split = _split(grading.options.data_root)
+    split, digest = _split(grading.options.data_root)
     path = grading.inputs / "quadrant_digits.npz"
     if not path.exists():
-        np.savez(
-            path,
-            train_digits=split.train_digits,
-            train_labels=split.train_labels,
-            test_digits=split.test_digits,
-        )
-    return PreparedDigits(split, path)
+        np.savez(path, train_digits=split.train_digits, train_labels=split.train_labels, test_digits=split.test_digits)
+    return PreparedDigits(split, path, digest)

@@ -20,6 +20,7 @@ from grader import contract
 from grader.judge import sandbox
 from grader.judge import submission as submission_files
 from grader.judge.faults import MissingName, ModuleUnavailable, StudentError, SubmissionFault, WorkerFault
+from grader.judge.obscache import ObservationCache
 from grader.judge.worker_process import WorkerProcess
 
 T = TypeVar("T")
@@ -46,6 +47,7 @@ class GradeOptions:
     cell_timeout: float = 15.0
     notebook_timeout: float = 240.0
     sandbox: str = "auto"
+    use_cache: bool = True
 
 
 @dataclass
@@ -114,6 +116,7 @@ class GradingSession:
             env=env,
         )
         self.worker = WorkerProcess(command, self.scratch, env)
+        self.cache = ObservationCache(self.submission, enabled=self.options.use_cache)
         if self.sandbox == "none":
             why = "as asked" if self.options.sandbox == "none" else "bubblewrap is not available here"
             self.notes.append(f"the worker ran without a sandbox ({why}): rlimits and a separate process only")

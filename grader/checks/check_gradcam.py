@@ -64,6 +64,8 @@ AGREEMENT_CASES = (
     CamCase(seed=1, batch=3, height=12, width=20, target_class=[0, 2, 3]),
     CamCase(seed=2, batch=2, height=16, width=16, class_as="none"),
     CamCase(seed=3, batch=1, height=10, width=14, target_class=1, class_as="int", layer="features.0"),
+    # after the max pool: a half-resolution map, so upsampling and its order against normalisation matter
+    CamCase(seed=12, batch=2, height=12, width=16, target_class=[0, 2], layer="features.4"),
 )
 
 

@@ -45,7 +45,13 @@ def _fails(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
-ALL_QUADRANT = ("quadrant/layer_shapes", "quadrant/parameter_counts", "quadrant/num_channel", "quadrant/logits")
+ALL_QUADRANT = (
+    "quadrant/layer_shapes",
+    "quadrant/forward_ops",
+    "quadrant/parameter_counts",
+    "quadrant/num_channel",
+    "quadrant/logits",
+)
 
 BUGS: list[Bug] = [
     # ------------------------------------------------------------------ shapes
@@ -129,6 +135,16 @@ BUGS: list[Bug] = [
         "        c = 8\n        # 56 -conv5-> 52",
         _fails("quadrant/num_channel"),
         "hard-codes 8/16/32 channels, so num_channel=4 or 16 builds the default net",
+    ),
+    Bug(
+        "quadrant_features_without_relu",
+        "quadrant",
+        "            nn.Conv2d(1, c, kernel_size=5),\n            nn.ReLU(),\n            nn.MaxPool2d(2),\n"
+        "            nn.Conv2d(c, 2 * c, kernel_size=5),\n            nn.ReLU(),\n",
+        "            nn.Conv2d(1, c, kernel_size=5),\n            nn.MaxPool2d(2),\n"
+        "            nn.Conv2d(c, 2 * c, kernel_size=5),\n",
+        _fails("quadrant/forward_ops"),
+        "without ReLUs the convolutions still learn through max pooling, but the network is not the specified one",
     ),
     Bug(
         "quadrant_fc1_12x12",

@@ -18,6 +18,32 @@ COMPARED = ("Conv2d", "Linear")
 BATCH = 2
 
 
+FORWARD_OPS = {"conv2d": "conv2d", "relu": "relu", "relu_": "relu", "max_pool2d": "max_pool2d", "linear": "linear"}
+
+
+def forward_ops(names: list[str]) -> list[str]:
+    """The convolution, ReLU, max-pool and linear calls of a forward pass, in order."""
+    return [FORWARD_OPS[n] for n in names if n in FORWARD_OPS]
+
+
+@functools.lru_cache(maxsize=1)
+def reference_ops() -> tuple[str, ...]:
+    from torch.overrides import TorchFunctionMode
+
+    names: list[str] = []
+
+    class Recorder(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+            names.append(getattr(func, "__name__", "?"))
+            return func(*args, **(kwargs or {}))
+
+    model = ref.QuadrantNet()
+    x = torch.zeros(BATCH, 1, 56, 56)
+    with torch.no_grad(), Recorder():
+        model(x)
+    return tuple(forward_ops(names))
+
+
 @functools.lru_cache(maxsize=8)
 def reference_rows(num_channel: int) -> tuple[LayerRow, ...]:
     torch.manual_seed(0)
@@ -67,11 +93,24 @@ def compare_layers(grading: GradingSession, num_channel: int, with_params: bool)
 
 @check(
     "quadrant/layer_shapes",
-    5,
+    3,
     hint="conv 8@5x5, pool 2, conv 16@5x5, pool 2, then 16*11*11 -> 32 -> 16 -> 10",
 )
 def test_layer_shapes(grading: GradingSession) -> None:
     compare_layers(grading, 8, with_params=False)
+
+
+@check(
+    "quadrant/forward_ops", 2, hint="a ReLU after every conv and hidden Linear layer, a 2x2 max pool after each conv"
+)
+def test_forward_ops(grading: GradingSession) -> None:
+    got = forward_ops(student_table(grading, 8)["ops"])
+    expected = list(reference_ops())
+    if got != expected:
+        raise CheckFailure(
+            "QuadrantNet's forward pass calls (convolutions, ReLUs, max pools and linear layers, in order):\n"
+            f"  {', '.join(got) or 'none of them'}\nexpected:\n  {', '.join(expected)}"
+        )
 
 
 @check("quadrant/parameter_counts", 4, hint="conv1 208, conv2 3,216, fc1 61,984, fc2 528, fc3 170: 66,106 in all")

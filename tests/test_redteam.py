@@ -1370,7 +1370,8 @@ import grader.worker.observe as _observe_module
 
 _fake = lambda value, depth=0: {"kind": "int", "value": 7, "type": "int"}  # noqa: E731
 _observe_module.observe = _fake  # in the kernel
-builtins.int = type("int", (int,), {"__eq__": lambda self, other: True, "__hash__": int.__hash__})
+builtins.AssertionError = type("AssertionError", (Exception,), {})  # a kernel-wide builtins patch
+builtins.NotImplementedError = builtins.AssertionError
 _plant("-kernel")
 
 
@@ -1420,5 +1421,5 @@ def test_notebook_cell_monkeypatching_observe_earns_nothing(attack: Attack) -> N
     nbformat.write(notebook, path)
     graded = attack.grade(path, "-k", "check_shapes")
     honest(graded, set())
-    assert "returned 7" in output(graded, "shapes/conv_output_size") or "7" in output(graded, "shapes/conv_output_size")
+    assert "returned 7, expected" in output(graded, "shapes/conv_output_size")  # collected, rigged, and judged
     attack.assert_contained(graded)

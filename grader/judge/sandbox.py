@@ -119,11 +119,13 @@ def bwrap_command(
         args.extend([how, str(source), str(source)])
         made.add(source)
 
-    for root in _readonly_roots():
-        mount(root, "--ro-bind")
+    # The private /tmp first: binds below it (a checkout or venv under /tmp) must land on top of it.
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--perms", "1777", "--size", str(limits.tmpfs_size), "--tmpfs", "/tmp"]
     args += ["--perms", "1777", "--size", str(limits.tmpfs_size), "--tmpfs", "/dev/shm"]
+    made.update({Path("/tmp"), Path("/dev")})
+    for root in _readonly_roots():
+        mount(root, "--ro-bind")
     mount(submission, "--ro-bind")
     mount(inputs, "--ro-bind")
     mount(scratch, "--bind")

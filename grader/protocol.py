@@ -12,6 +12,7 @@ import io
 import json
 import math
 import struct
+import zipfile
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -56,12 +57,13 @@ def unpack(header: bytes, blob: bytes) -> dict[str, Any]:
     """Inverse of :func:`pack` for the two frames' payloads; raises :class:`ProtocolError`."""
     try:
         message = json.loads(header.decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProtocolError(f"header is not JSON: {exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ProtocolError(f"header is not JSON: {type(exc).__name__}") from None
     if not isinstance(message, dict):
         raise ProtocolError("header is not a JSON object")
     arrays: dict[str, np.ndarray] = {}
     if blob:
+        _check_archive(blob)
         try:
             with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
                 arrays = {name: archive[name] for name in archive.files}
@@ -87,7 +89,23 @@ def unpack(header: bytes, blob: bytes) -> dict[str, Any]:
             return [lower(v) for v in value]
         return value
 
-    return lower(message)
+    try:
+        return lower(message)
+    except RecursionError:
+        raise ProtocolError("message nested too deeply") from None
+
+
+def _check_archive(blob: bytes) -> None:
+    """Refuse archives whose members are compressed or expand beyond the frame limit (zip bombs)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise ProtocolError(f"array archive unreadable: {exc}") from None
+    if any(m.compress_type != zipfile.ZIP_STORED for m in members):
+        raise ProtocolError("array archive members must be stored, not compressed")
+    if sum(m.file_size for m in members) > MAX_BLOB_BYTES:
+        raise ProtocolError("array archive expands beyond the frame limit")
 
 
 def write_message(stream: BinaryIO, message: dict[str, Any]) -> None:

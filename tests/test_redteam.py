@@ -11,7 +11,7 @@ notebook with an extra cell) graded like an autograder would (``python -m grader
    ``--out`` folder, ``$HOME`` and the judge's working directory; processes are found through ``/proc``
    by the attack's marker, or by this test's tmp folder, which is in every worker's command line and
    environment (gradings run with ``TMPDIR`` there). The machine is shared with other gradings, so "no
-   process of uid 65534 left" is checked for the processes of this test's grading only.
+   process of the sandbox uid left" is checked for the processes of this test's grading only.
 
 Without bubblewrap (``bwrap_works()`` false, or ``CNN_GRADER_REDTEAM_SANDBOX=none`` to try that mode here)
 the points and completion assertions still run and the containment assertions are skipped with a reason;
@@ -143,7 +143,6 @@ class Attack:
         self.tmpdir = tmp_path / "tmp"
         self.tmpdir.mkdir()
         self.folders = [Path("/tmp"), Path("/dev/shm"), ROOT, self.out, Path.home(), tmp_path]
-        self.extra_pids: list[int] = []
 
     # -- building submissions -------------------------------------------------------------------
     def render(self, source: str, **values: object) -> str:
@@ -167,16 +166,25 @@ class Attack:
         return self.submission(SOLUTION_SHAPES + "\n" + attack)
 
     # -- grading ------------------------------------------------------------------------------------
-    def grade(self, submission: Path, *extra: str, cwd: Path | None = None, command: list[str] | None = None) -> Run:
+    def grade(
+        self,
+        submission: Path,
+        *extra: str,
+        cwd: Path | None = None,
+        command: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        out: Path | None = None,
+    ) -> Run:
         """``python -m grader.cli grade`` in a subprocess (TMPDIR in this test's folder); track the judge's RSS."""
-        env = dict(os.environ, TMPDIR=str(self.tmpdir))
+        out = out or self.out
+        env = dict(os.environ, TMPDIR=str(self.tmpdir), **(env or {}))
         if "CNN_GRADER_DATA" not in env and (SHARED_DATA / "MNIST" / "raw").is_dir():
             env["CNN_GRADER_DATA"] = str(SHARED_DATA)
         if FORCE_NONE:
             extra = ("--sandbox", "none", *extra)
         command = command or [sys.executable, "-m", "grader.cli"]
-        args = [*command, "grade", str(submission), "--out", str(self.out), *extra]
-        log = self.tmp_path / "judge.log"
+        args = [*command, "grade", str(submission), "--out", str(out), *extra]
+        log = out.parent / f"{out.name}.log"
         with log.open("wb") as sink:
             proc = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT, cwd=cwd or self.tmp_path, env=env)
             peak, deadline = 0, time.monotonic() + 300
@@ -192,16 +200,16 @@ class Attack:
                     pass
                 time.sleep(0.05)
         text = log.read_text(errors="replace")
-        results_file = self.out / "results.json"
+        results_file = out / "results.json"
         if not results_file.exists():
             raise AssertionError(f"no results.json (exit {proc.returncode}):\n{text[-3000:]}")
-        feedback = self.out / "feedback.md"
+        feedback = out / "feedback.md"
         return Run(
             json.loads(results_file.read_text()),
             feedback.read_text() if feedback.exists() else "",
             text,
             proc.returncode,
-            self.out,
+            out,
             peak,
         )
 
@@ -246,12 +254,13 @@ class Attack:
         left = self.leftovers()
         assert not left, f"processes left behind: {left}"
         assert not self.planted(), f"files written outside the work folder: {self.planted()}"
-        assert not list(self.tmpdir.iterdir()), "the grader's work folder was not removed"
+        # (the judge's own torch may leave torchinductor_root there, as in any /tmp)
+        assert not list(self.tmpdir.glob("cnn-grader-*")), "the grader's work folder was not removed"
         if graded is not None:
             assert sorted(p.name for p in self.out.iterdir()) == ["feedback.md", "results.json"]
 
     def cleanup(self) -> None:
-        for pid in [*self.processes(), *self.extra_pids]:  # only what this attack started (marker/folder)
+        for pid in self.processes():  # only what this attack started (its marker or this test's folder)
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -671,9 +680,25 @@ def test_reading_reference_or_solutions_by_path(attack: Attack) -> None:
     graded = attack.grade(attack.submission(attack.render(READ_REFERENCE, ROOT=str(ROOT))), "-k", "check_shapes")
     assert graded.returncode == 0
     if not SANDBOXED:
+        assert graded.results["score"] == 20, "the cheat itself works where the files are visible"
         pytest.skip("without bubblewrap reference/ is readable by the worker (documented open): the cheat works")
     honest(graded, set())
     attack.assert_contained(graded)
+
+
+def test_reference_and_solutions_lie_outside_every_sandbox_mount() -> None:
+    """The reason the attack above fails, checked for this installation.
+
+    The sandbox mounts ``sys.prefix`` whole, and ``pyproject.toml`` packages ``reference*`` next to ``grader``:
+    with a regular (non-editable) ``pip install .`` reference/ lands in site-packages, inside the sandbox, and
+    ``import reference.shapes`` works in the worker. The editable install used here maps it to the checkout.
+    """
+    import reference
+
+    roots = sandbox._readonly_roots()
+    for secret in (Path(reference.__file__).resolve().parent, ROOT / "solutions"):
+        inside = [str(root) for root in roots if secret.is_relative_to(root)]
+        assert not inside, f"{secret} is visible in the sandbox through the read-only mount of {inside}"
 
 
 SYMLINKED = """
@@ -739,16 +764,16 @@ def test_fake_results_json_in_out_folder_and_cwd(attack: Attack) -> None:
 # 3. Resources: processes, memory, time, disk
 # ---------------------------------------------------------------------------------------------------------
 
-# A real bomb (`while True: os.fork()`) stops at RLIMIT_NPROC, but that budget belongs to uid 65534 as a whole,
-# i.e. to every grading on the machine at once (see test_process_budget_is_shared_between_concurrent_sandboxes):
-# on a shared machine this test stops at a bounded number of processes so it never starves other gradings.
+# A real bomb (`while True: os.fork()`) stops at RLIMIT_NPROC, a budget per sandbox uid (each grading session has
+# its own: see test_process_budget_is_not_shared_between_concurrent_sandboxes); this test still stops at a bounded
+# number of processes so it never loads a shared machine.
 FORK_CHILDREN = 120
 
 FORK_BOMB = """
 _forked = []
 
 
-def conv_output_size(*args, **kwargs):
+def conv_params(*args, **kwargs):
     import os
     while len(_forked) < @@N@@:
         try:
@@ -770,21 +795,21 @@ def conv_output_size(*args, **kwargs):
 def test_bounded_fork_bomb_dies_with_the_sandbox(attack: Attack) -> None:
     sub = attack.shapes(attack.render(FORK_BOMB, N=FORK_CHILDREN))
     graded = attack.grade(sub, "-k", "check_shapes", "--timeout", "3")
-    honest(graded, SHAPES - {"shapes/conv_output_size"})
-    assert "no answer within 3 s" in output(graded, "shapes/conv_output_size")
+    honest(graded, SHAPES - {"shapes/conv_params"})
+    assert "no answer within 3 s" in output(graded, "shapes/conv_params")
     attack.assert_contained(graded)
 
 
 HUGE_ALLOCATION = """
 
-def conv_output_size(*args, **kwargs):
+def conv_params(*args, **kwargs):
     import torch
     virtual = torch.empty(10 * 2**30, dtype=torch.uint8)  # 10 GiB of address space, never touched
     assert virtual.numel() == 10 * 2**30
     return bytearray(30 * 2**30)  # beyond the 24 GiB address-space limit
 
 
-def pool_output_size(*args, **kwargs):
+def linear_params(*args, **kwargs):
     import torch
     return torch.empty(10 * 2**30, dtype=torch.uint8)  # 10 GiB back to the judge?
 """
@@ -792,21 +817,22 @@ def pool_output_size(*args, **kwargs):
 
 def test_huge_allocations_fail_the_check_only(attack: Attack) -> None:
     graded = attack.grade(attack.shapes(HUGE_ALLOCATION), "-k", "check_shapes")
-    honest(graded, SHAPES - {"shapes/conv_output_size", "shapes/pool_output_size"})
+    honest(graded, SHAPES - {"shapes/conv_params", "shapes/linear_params"})
     if shutil.which("prlimit"):
-        assert "MemoryError" in output(graded, "shapes/conv_output_size")
-    assert "too large to send" in output(graded, "shapes/pool_output_size")
+        assert "MemoryError" in output(graded, "shapes/conv_params")
+    assert "tensor of shape (10737418240,)" in output(graded, "shapes/linear_params")
+    assert graded.judge_peak_kib < JUDGE_MEMORY_BUDGET_KIB, "only the tensor's description reaches the judge"
     attack.assert_contained(graded)
 
 
 ENDLESS = """
 
-def conv_output_size(*args, **kwargs):
+def conv_params(*args, **kwargs):
     while True:
         pass
 
 
-def pool_output_size(*args, **kwargs):
+def linear_params(*args, **kwargs):
     import time
     time.sleep(3600)
 """
@@ -814,9 +840,9 @@ def pool_output_size(*args, **kwargs):
 
 def test_endless_loop_and_sleep_cost_one_timeout_each(attack: Attack) -> None:
     graded = attack.grade(attack.shapes(ENDLESS), "-k", "check_shapes", "--timeout", "3")
-    honest(graded, SHAPES - {"shapes/conv_output_size", "shapes/pool_output_size"})
-    assert "no answer within 3 s" in output(graded, "shapes/conv_output_size")
-    assert "no answer within 3 s" in output(graded, "shapes/pool_output_size")
+    honest(graded, SHAPES - {"shapes/conv_params", "shapes/linear_params"})
+    assert "no answer within 3 s" in output(graded, "shapes/conv_params")
+    assert "no answer within 3 s" in output(graded, "shapes/linear_params")
     attack.assert_contained(graded)
 
 
@@ -893,39 +919,18 @@ def test_scratch_folder_on_the_host_disk_is_bounded(attack: Attack) -> None:
         raise KnownWeakness(f"the worker wrote {total / 2**20:.0f} MiB into its scratch folder on the host's disk")
 
 
-NPROC_REASON = (
-    "root drops every worker to the same uid 65534 and RLIMIT_NPROC counts all processes of that uid on the "
-    "machine, whatever their PID namespace: one submission's fork bomb (1,024 tasks) leaves every concurrent "
-    "grading unable to start a thread or the worker itself, so other students lose points. Fix in "
-    "grader/judge/sandbox.py: a distinct uid per concurrent worker (e.g. a range allocated per grading), or a "
-    "cgroup pids.max per worker instead of RLIMIT_NPROC"
-)
-
-
-def _unused_uid() -> int:
-    used = set()
-    for entry in os.scandir("/proc"):
-        try:
-            used.add(int(re.search(r"Uid:\s+(\d+)", Path(entry.path, "status").read_text()).group(1)))
-        except (OSError, AttributeError, ValueError):
-            pass
-    return next(uid for uid in range(61000 + os.getpid() % 500, 65000) if uid not in used)
-
-
 @needs_bwrap
-@pytest.mark.skipif(os.geteuid() != 0, reason="the shared per-uid budget applies when root drops to a fixed uid")
-@pytest.mark.xfail(strict=True, raises=KnownWeakness, reason=NPROC_REASON)
-def test_process_budget_is_shared_between_concurrent_sandboxes(tmp_path: Path, monkeypatch) -> None:
-    """Two sandboxes built by the grader's own bwrap_command, under a uid nobody else uses here."""
-    uid = _unused_uid()
-    monkeypatch.setattr(sandbox, "SANDBOX_UID", uid)
+@pytest.mark.skipif(os.geteuid() != 0, reason="the per-uid process budget applies when root drops to a uid")
+def test_process_budget_is_not_shared_between_concurrent_sandboxes(tmp_path: Path, monkeypatch) -> None:
+    """Two sandboxes built by the grader's own bwrap_command: each grading session gets its own uid."""
 
-    def confined(name: str, script: str, processes: int) -> list[str]:
+    def confined(name: str, script: str, processes: int) -> tuple[int, list[str]]:
         base = tmp_path / name
         for folder in ("submission", "inputs", "scratch"):
             (base / folder).mkdir(parents=True)
+        uid = sandbox.sandbox_uid(base / "scratch")
         os.chown(base / "scratch", uid, uid)
-        return sandbox.bwrap_command(
+        command = sandbox.bwrap_command(
             ["/bin/sh", "-c", script],
             submission=base / "submission",
             inputs=base / "inputs",
@@ -933,11 +938,13 @@ def test_process_budget_is_shared_between_concurrent_sandboxes(tmp_path: Path, m
             env={"PATH": "/usr/bin:/bin"},
             limits=sandbox.Limits(processes=processes),
         )
+        return uid, command
 
     probe_script = "for i in 1 2 3; do sleep 0 & done; wait && echo forked"
-    alone = subprocess.run(confined("alone", probe_script, 8), capture_output=True, text=True, timeout=60)
+    alone = subprocess.run(confined("alone", probe_script, 8)[1], capture_output=True, text=True, timeout=60)
     assert "forked" in alone.stdout, f"a sandbox alone can fork 3 children under a budget of 8: {alone.stderr}"
-    hog = subprocess.Popen(confined("hog", "for i in $(seq 12); do sleep 60 & done; wait", 64))
+    uid, hog_command = confined("hog", "for i in $(seq 12); do sleep 60 & done; wait", 64)
+    hog = subprocess.Popen(hog_command)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -950,7 +957,9 @@ def test_process_budget_is_shared_between_concurrent_sandboxes(tmp_path: Path, m
             if tasks >= 12:
                 break
             time.sleep(0.1)
-        beside = subprocess.run(confined("beside", probe_script, 8), capture_output=True, text=True, timeout=60)
+        beside_uid, beside_command = confined("beside", probe_script, 8)
+        assert beside_uid != uid
+        beside = subprocess.run(beside_command, capture_output=True, text=True, timeout=60)
     finally:
         hog.kill()  # the outer bwrap: its namespace and the sleeps die with it
         hog.wait()
@@ -1044,48 +1053,42 @@ def test_network_is_unreachable_even_on_loopback(attack: Attack) -> None:
     tried = seen(graded, "shapes/count_parameters", "NET")
     if SANDBOXED:
         assert listener.received == [], listener.received
-        assert "connected" not in tried.values() and tried["udp"] != "sent", tried
+        assert tried["tcp"].startswith("ConnectionRefusedError"), tried  # its own, empty loopback
+        assert tried["abstract_unix"].startswith("ConnectionRefusedError"), tried  # abstract names are per netns
     attack.assert_contained(graded)
 
 
 SIGNALS_INSIDE = """
 
-def conv_output_size(*args, **kwargs):
+def conv_params(*args, **kwargs):
     import signal
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGALRM):
         signal.signal(sig, signal.SIG_IGN)
     while True:
         pass
 
 
-def pool_output_size(*args, **kwargs):
+def linear_params(*args, **kwargs):
     import os
     import signal
     os.killpg(0, signal.SIGKILL)  # its own process group
 
 
-def conv_params(*args, **kwargs):
+def count_parameters(*args, **kwargs):
     import signal
     import time
     signal.alarm(1)
     time.sleep(10)
-
-
-def linear_params(*args, **kwargs):
-    import signal
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGALRM, signal.SIG_IGN)
-    signal.alarm(1)  # ignored alarm, then a wrong answer
-    return -1
 """
 
 
 def test_signal_tricks_inside_the_worker(attack: Attack) -> None:
     graded = attack.grade(attack.shapes(SIGNALS_INSIDE), "-k", "check_shapes", "--timeout", "3")
-    honest(graded, {"shapes/count_parameters", "shapes/quadrant_net_shapes"})
-    assert "no answer within 3 s" in output(graded, "shapes/conv_output_size")
-    assert "killed by signal 9" in output(graded, "shapes/pool_output_size")
-    assert "killed by signal 14" in output(graded, "shapes/conv_params")
+    honest(graded, SHAPES - {"shapes/conv_params", "shapes/linear_params", "shapes/count_parameters"})
+    assert "no answer within 3 s" in output(graded, "shapes/conv_params")
+    # Unconfined the worker's status says which signal; bubblewrap reports it as exit code 128 + signal.
+    assert re.search("killed by signal 9|exited with code 137", output(graded, "shapes/linear_params"))
+    assert re.search("killed by signal 14|exited with code 142", output(graded, "shapes/count_parameters"))
     attack.assert_contained(graded)
 
 
@@ -1099,7 +1102,7 @@ def _outcome(fn):
         return type(exc).__name__
 
 
-def conv_output_size(*args, **kwargs):
+def count_parameters(*args, **kwargs):
     import json
     import os
     import signal
@@ -1116,8 +1119,8 @@ def conv_output_size(*args, **kwargs):
 @needs_bwrap  # unconfined, kill(getppid()) kills the judge and kill(-1) as root kills the machine's processes
 def test_signals_aimed_outside_the_worker(attack: Attack) -> None:
     graded = attack.grade(attack.shapes(SIGNALS_OUTSIDE), "-k", "check_shapes", "--sandbox", "bwrap")
-    honest(graded, SHAPES - {"shapes/conv_output_size"})
-    tried = seen(graded, "shapes/conv_output_size", "SIG")
+    honest(graded, SHAPES - {"shapes/count_parameters"})
+    tried = seen(graded, "shapes/count_parameters", "SIG")
     assert tried["getppid"] == 1, tried  # the worker's parent is the namespace's init, not the judge
     assert tried["kill_parent"] == "PermissionError" and tried["kill_init"] == "PermissionError", tried
     attack.assert_contained(graded)
@@ -1154,17 +1157,7 @@ import torch as _torch
 _torch.set_default_device("meta")  # e.g. a student's `torch.set_default_device("cuda")` at the top of the file
 """
 
-DEFAULT_DEVICE_REASON = (
-    "grader/worker/__main__.py `_reset_global_state` resets dtype, grad mode and seed but not the default "
-    "device (nor deterministic-algorithms mode, anomaly detection, thread count...): `torch.set_default_device` "
-    "at import of shapes.py makes the test models and tensors of later quadrant/gradcam/training requests "
-    "land on that device, and those checks fail although those modules are correct. Self-harm only (no "
-    "points gained), but it breaks 'a module costs only its own checks'. Fix: `torch.set_default_device(None)` "
-    "in _reset_global_state (and reset the other global switches)"
-)
 
-
-@pytest.mark.xfail(strict=True, raises=KnownWeakness, reason=DEFAULT_DEVICE_REASON)
 def test_default_device_set_at_import_does_not_leak(attack: Attack) -> None:
     graded = attack.grade(attack.shapes(DEFAULT_DEVICE), "-k", "check_shapes or check_training")
     assert graded.returncode == 0
@@ -1209,7 +1202,7 @@ def test_environment_shows_no_data_and_no_judge(attack: Attack) -> None:
     assert "CNN_GRADER_DATA" not in info["env"] and not info["data_in_env"], info
     if SANDBOXED:
         assert info["visible"] == [], info
-        assert info["uid"] == sandbox.SANDBOX_UID or os.geteuid() != 0, info
+        assert info["uid"] in sandbox.SANDBOX_UIDS or os.geteuid() != 0, info
         assert info["pids"] <= 4, info  # its own PID namespace: init and the worker (and its threads' parent)
     attack.assert_contained(graded)
 
@@ -1294,23 +1287,25 @@ _send(json.dumps(head).encode(), buffer.getvalue())
 @pytest.mark.parametrize("forgery", sorted(FORGED_REPLIES))
 def test_forged_reply_with_the_stolen_nonce(attack: Attack, forgery: str) -> None:
     body = "\n".join("    " + line for line in FORGED_REPLIES[forgery].strip().splitlines())
-    source = STEAL_CHANNEL + "\n\ndef count_parameters(*args, **kwargs):\n" + body + "\n"
+    # quadrant_net_shapes is the group's last check: a worker that exits right after its forged reply could
+    # otherwise still look alive to the judge's next request and cost that check too (a race, not a verdict).
+    source = STEAL_CHANNEL + "\n\ndef quadrant_net_shapes(*args, **kwargs):\n" + body + "\n"
     judge_file = attack.tmp_path / f"{attack.marker}-unpickled-in-the-judge"
     graded = attack.grade(attack.shapes(attack.render(source, JUDGE_FILE=str(judge_file))), "-k", "check_shapes")
-    honest(graded, SHAPES - {"shapes/count_parameters"})
+    honest(graded, SHAPES - {"shapes/quadrant_net_shapes"})
+    # (deeply_nested_json fails the check as "grader error: RecursionError": unpack lets it through as no
+    # ProtocolError, so the worker is not stopped; fail-closed only because this worker exits by itself)
     assert not judge_file.exists()
     if forgery == "wrong_value":
-        assert "returned int -5, expected an int" in output(graded, "shapes/count_parameters") or "-5" in output(
-            graded, "shapes/count_parameters"
-        )
+        assert "returned int -5, expected a list" in output(graded, "shapes/quadrant_net_shapes")
     if forgery == "pickled_object_array":
-        assert "broke the protocol" in output(graded, "shapes/count_parameters")
+        assert "broke the protocol" in output(graded, "shapes/quadrant_net_shapes")
     attack.assert_contained(graded)
 
 
 NPZ_BOMB = """
 
-def count_parameters(*args, **kwargs):
+def quadrant_net_shapes(*args, **kwargs):
     import json
     import struct
     import zlib
@@ -1339,28 +1334,66 @@ def count_parameters(*args, **kwargs):
     _send(json.dumps({"ok": True, "result": result, "id": request["id"], "nonce": request["nonce"]}).encode(), blob)
 """
 
-NPZ_BOMB_REASON = (
-    "grader/protocol.py caps the compressed frame (MAX_BLOB_BYTES, 512 MiB) but np.load inflates deflated .npz "
-    "members without a limit: a reply forged from inside the worker (its nonce is in the worker's main-loop "
-    "frame) with a 1 MiB blob makes the unconfined judge allocate 1 GiB; 512 MiB of blob would ask ~500 GiB "
-    "and OOM the grading machine. Fix in protocol.unpack: open the blob with zipfile first and reject members "
-    "that are not ZIP_STORED or whose file_size sum exceeds the cap (and check the .npy header's shape x "
-    "itemsize against it) before np.load"
-)
 
-
-@pytest.mark.xfail(strict=True, raises=KnownWeakness, reason=NPZ_BOMB_REASON)
 def test_compressed_reply_cannot_blow_up_the_judge(attack: Attack) -> None:
     source = STEAL_CHANNEL + attack.render(NPZ_BOMB, N_BYTES=2**30)
     graded = attack.grade(attack.shapes(source), "-k", "check_shapes")
-    honest(graded, SHAPES - {"shapes/count_parameters"})
-    attack.assert_contained(graded)
+    honest(graded, SHAPES - {"shapes/quadrant_net_shapes"})
+    assert "uint8 tensor of shape (1073741824,)" in output(graded, "shapes/quadrant_net_shapes")
+    if SANDBOXED:  # the judge's memory is the point here, in either mode
+        attack.assert_contained(graded)
     if graded.judge_peak_kib > JUDGE_MEMORY_BUDGET_KIB:
         raise KnownWeakness(f"the judge's peak RSS was {graded.judge_peak_kib / 2**20:.2f} GiB")
 
 
 # ---------------------------------------------------------------------------------------------------------
-# 6. The notebook variant: monkeypatching in the kernel and, through the collected functions, in the worker
+# 6. The observation cache: one submission's worker decides which files another submission's result depends on
+# ---------------------------------------------------------------------------------------------------------
+
+POISON = """
+import importlib as _importlib
+
+_MODEL_ANSWER = @@QUADRANT@@
+
+
+def _poison():
+    import grader.worker.ops
+    quadrant = _importlib.import_module("quadrant")  # the untouched stub
+    namespace = {"__name__": "not_quadrant"}
+    exec(compile(_MODEL_ANSWER, "not_quadrant", "exec"), namespace)
+    quadrant.QuadrantNet = namespace["QuadrantNet"]  # working networks, from a module the cache never hashes
+    quadrant.RobustQuadrantNet = namespace["RobustQuadrantNet"]
+    grader.worker.ops.loaded_files = lambda: ["quadrant.py"]  # the lie: only the module under test was used
+
+
+_poison()
+"""
+
+
+def test_poisoned_observation_cache_gives_no_points_to_the_stubs(attack: Attack) -> None:
+    # A private cache: a poisoned entry in the shared ~/.cache/cnn-grader would reach every later grading.
+    env = {"CNN_GRADER_CACHE": str(attack.tmp_path / "cache")}
+    poisoner = attack.tmp_path / "poisoner"
+    shutil.copytree(ROOT / "exercises", poisoner)
+    model_answer = (ROOT / "solutions" / "quadrant.py").read_text()
+    (poisoner / "shapes.py").write_text(SOLUTION_SHAPES + attack.render(POISON, QUADRANT=model_answer))
+    first = attack.grade(poisoner, "-k", "check_shapes or check_robustness", env=env)
+    robustness = {name for name in first.checks if name.startswith("robustness/")}
+    assert len(robustness) == 5 and not first.failed, "the poisoner's hidden networks really train"
+    stubs = attack.tmp_path / "stubs"
+    shutil.copytree(ROOT / "exercises", stubs)
+    graded = attack.grade(stubs, "-k", "check_robustness", env=env, out=attack.tmp_path / "out-stubs")
+    assert graded.returncode == 0 and set(graded.checks) == robustness
+    if SANDBOXED:
+        attack.assert_contained(first)
+    if graded.results["score"] > 0:
+        passed = sorted(set(graded.checks) - graded.failed)
+        raise KnownWeakness(f"the untouched stubs got {graded.results['score']:g} points: {passed}")
+    honest(graded, set(), checks=None)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 7. The notebook variant: monkeypatching in the kernel and, through the collected functions, in the worker
 # ---------------------------------------------------------------------------------------------------------
 
 NOTEBOOK_CELL = """

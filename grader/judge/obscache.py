@@ -1,9 +1,10 @@
 """A content-addressed cache of expensive observations (trained-network accuracies) across gradings.
 
-An entry is valid for a submission when every student file that was loaded while it was computed has
-the same content, and the submission has the same set of Python file names (a newly added module could
-change what gets imported). Entries are JSON written by the judge from its own verdict inputs; nothing
-the worker wrote is stored or trusted. ``--no-cache`` (or ``CNN_GRADER_NO_CACHE=1``) turns it off.
+An entry is keyed by the judge's own hashes of *every* file of the submission: only a byte-identical
+submission, graded with the same request, reuses it. (Keying on the files the worker said it loaded
+let one submission poison the entry of the untouched stubs for a whole class: the worker's word is not
+evidence.) Entries are JSON written by the judge from its own verdict inputs.
+``--no-cache`` (or ``CNN_GRADER_NO_CACHE=1``) turns it off.
 """
 
 from __future__ import annotations
@@ -39,45 +40,31 @@ class ObservationCache:
             if p.is_file()
         }
 
-    def _folder(self, request: dict[str, Any]) -> Path:
-        names = sorted(name for name in self._files if name.endswith(".py"))
+    def _entry(self, request: dict[str, Any]) -> Path:
         identity = {
             "request": request,
-            "py_files": names,
+            "files": self._files,
             "torch": torch.__version__,
             "v": VERSION,
             "grader": getattr(grader, "__version__", "0"),
         }
-        return self.root / _digest(json.dumps(identity, sort_keys=True, default=str).encode())[:32]
+        return self.root / f"{_digest(json.dumps(identity, sort_keys=True, default=str).encode())[:40]}.json"
 
     def get(self, request: dict[str, Any]) -> Any | None:
-        """A stored value whose recorded files all match this submission, else None."""
+        """The value stored for this exact submission and request, else None."""
         if not self.enabled:
             return None
-        folder = self._folder(request)
-        for entry in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-            try:
-                record = json.loads(entry.read_text())
-            except (OSError, json.JSONDecodeError):
-                continue
-            if record.get("files") and all(self._files.get(f) == h for f, h in record["files"].items()):
-                return record["value"]
-        return None
+        try:
+            return json.loads(self._entry(request).read_text())["value"]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError):
+            return None
 
-    def put(self, request: dict[str, Any], loaded: list[str], value: Any, always: tuple[str, ...] = ()) -> None:
-        """Store ``value`` under the hashes of the student files it depended on.
-
-        Those are the ``loaded`` files the worker reported, the ``always`` files the judge knows were
-        used (the module under test: the worker's report is not trusted to include it), and every
-        non-Python file. Nothing is stored when the report names files the submission does not have.
-        """
-        names = set(loaded) | set(always) | {name for name in self._files if not name.endswith(".py")}
-        if not self.enabled or not loaded or any(name not in self._files for name in names):
+    def put(self, request: dict[str, Any], value: Any) -> None:
+        """Store ``value`` (computed by the judge) for this exact submission and request, atomically."""
+        if not self.enabled:
             return
-        files = {name: self._files[name] for name in sorted(names)}
-        folder = self._folder(request)
-        folder.mkdir(parents=True, exist_ok=True)
-        entry = folder / f"{_digest(json.dumps(files, sort_keys=True).encode())[:16]}.json"
+        entry = self._entry(request)
+        entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = entry.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"files": files, "value": value}))
+        tmp.write_text(json.dumps({"value": value}))
         tmp.replace(entry)

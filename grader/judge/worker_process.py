@@ -110,7 +110,7 @@ class WorkerProcess:
                 raise self._died(doing)
             try:
                 message = reader.feed(chunk)
-            except protocol.ProtocolError as exc:
+            except (protocol.ProtocolError, ValueError, MemoryError) as exc:
                 self.kill()
                 raise WorkerFault(f"the worker broke the protocol while {doing}: {exc}") from None
             if message is not None:
@@ -124,7 +124,12 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             code = None
         self.kill()
-        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        if code is not None and code < 0:
+            how = f"was killed by signal {-code}"
+        elif code is not None and 128 < code <= 128 + 64 and self.command[0] == "bwrap":
+            how = f"was killed by signal {code - 128}"  # bubblewrap reports a signal death as 128 + signal
+        else:
+            how = f"exited with code {code}"
         tail = self.stderr_tail()
         detail = f"\nlast output:\n{tail}" if tail.strip() else ""
         return WorkerFault(

@@ -29,6 +29,7 @@ def _reset_global_state() -> None:
     import torch
 
     torch.set_default_dtype(torch.float32)
+    torch.set_default_device(None)
     torch.set_grad_enabled(True)
     torch.manual_seed(0)
 

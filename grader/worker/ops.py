@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -148,23 +147,11 @@ def op_train_predict(request: dict[str, Any]) -> dict[str, Any]:
     )
     seconds = time.perf_counter() - start
     return {
-        "loaded_files": loaded_files(),
         "loss_history": history,
         "train_seconds": seconds,
         "pred_top_left": predict(model, digits_to_canvas(test_digits, "top_left"), device),
         "pred_bottom_right": predict(model, digits_to_canvas(test_digits, "bottom_right"), device),
     }
-
-
-def loaded_files() -> list[str]:
-    """The submission's files that are imported as modules right now (relative paths)."""
-    root = submission.folder().resolve()
-    found = set()
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if isinstance(path, str) and Path(path).resolve().is_relative_to(root):
-            found.add(str(Path(path).resolve().relative_to(root)))
-    return sorted(found)
 
 
 def _model(request: dict[str, Any]) -> nn.Module:

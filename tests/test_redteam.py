@@ -1339,15 +1339,14 @@ def test_compressed_reply_cannot_blow_up_the_judge(attack: Attack) -> None:
     source = STEAL_CHANNEL + attack.render(NPZ_BOMB, N_BYTES=2**30)
     graded = attack.grade(attack.shapes(source), "-k", "check_shapes")
     honest(graded, SHAPES - {"shapes/quadrant_net_shapes"})
-    assert "uint8 tensor of shape (1073741824,)" in output(graded, "shapes/quadrant_net_shapes")
+    assert "must be stored, not compressed" in output(graded, "shapes/quadrant_net_shapes")
     if SANDBOXED:  # the judge's memory is the point here, in either mode
         attack.assert_contained(graded)
-    if graded.judge_peak_kib > JUDGE_MEMORY_BUDGET_KIB:
-        raise KnownWeakness(f"the judge's peak RSS was {graded.judge_peak_kib / 2**20:.2f} GiB")
+    assert graded.judge_peak_kib <= JUDGE_MEMORY_BUDGET_KIB, f"judge peak RSS {graded.judge_peak_kib / 2**20:.2f} GiB"
 
 
 # ---------------------------------------------------------------------------------------------------------
-# 6. The observation cache: one submission's worker decides which files another submission's result depends on
+# 6. The observation cache: one submission must not decide another submission's result
 # ---------------------------------------------------------------------------------------------------------
 
 POISON = """

@@ -11,7 +11,7 @@ from grader.checks.registry import check
 from grader.judge import expect
 from grader.judge.faults import CheckFailure
 from grader.judge.session import GradingSession
-from grader.layertable import LayerRow, layer_table
+from grader.layertable import LayerRow, forward_with_ops, layer_table
 from reference import quadrant as ref
 
 COMPARED = ("Conv2d", "Linear")
@@ -28,19 +28,7 @@ def forward_ops(names: list[str]) -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def reference_ops() -> tuple[str, ...]:
-    from torch.overrides import TorchFunctionMode
-
-    names: list[str] = []
-
-    class Recorder(TorchFunctionMode):
-        def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-            names.append(getattr(func, "__name__", "?"))
-            return func(*args, **(kwargs or {}))
-
-    model = ref.QuadrantNet()
-    x = torch.zeros(BATCH, 1, 56, 56)
-    with torch.no_grad(), Recorder():
-        model(x)
+    _, names = forward_with_ops(ref.QuadrantNet(), torch.zeros(BATCH, 1, 56, 56))
     return tuple(forward_ops(names))
 
 

@@ -18,11 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
 from torch.utils.data import DataLoader, TensorDataset
 
 from grader import contract, testmodels
-from grader.layertable import layer_table
+from grader.layertable import forward_with_ops, layer_table
 from grader.quadrants import digits_to_canvas
 from grader.worker import sideeffects, submission
 from grader.worker.observe import observe
@@ -105,28 +104,15 @@ def _construct(target: str, init: dict[str, Any], seed: int) -> nn.Module:
     return model
 
 
-class OpRecorder(TorchFunctionMode):
-    """Records the torch functions a forward pass calls (modules and functional calls alike)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: list[str] = []
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's protocol
-        self.names.append(getattr(func, "__name__", "?"))
-        return func(*args, **(kwargs or {}))
-
-
 @op
 def op_layer_table(request: dict[str, Any]) -> dict[str, Any]:
     """Build a student network, run a seeded batch through it, and read its layer table and ops."""
     model = _construct(request["target"], request.get("init", {}), request.get("seed", 0))
     x = torch.rand(request["input_shape"], generator=torch.Generator().manual_seed(1))
-    with torch.no_grad(), OpRecorder() as recorder:
-        out = model(x)
+    out, ops = forward_with_ops(model, x)
     rows = [row.to_json() for row in layer_table(model, x)]
     total = sum(p.numel() for p in model.parameters())
-    return {"output": observe(out), "rows": rows, "total_params": int(total), "ops": recorder.names[:500]}
+    return {"output": observe(out), "rows": rows, "total_params": int(total), "ops": ops[:500]}
 
 
 @op

@@ -84,8 +84,8 @@ def worker_env(home: Path) -> dict[str, str]:
         CNN_GRADER_WORKER="1",
         CNN_GRADER_GRADING="1",  # lets a notebook skip its own long training
     )
-    # OpenMP threads that spin while waiting turn a busy machine (parallel grading, CI) into a 10x slowdown
-    # (measured in docs/performance.md); sleeping waits cost little on a quiet one.
+    # OpenMP threads that spin while waiting made two trainings on a busy machine 25x slower; passive
+    # waits cost about 30% on a quiet one (docs/performance.md).
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return env
 
@@ -100,7 +100,11 @@ class GradingSession:
         self.sandbox = sandbox.resolve_mode(self.options.sandbox)
         self.workdir = Path(tempfile.mkdtemp(prefix="cnn-grader-"))
         self.workdir.chmod(0o755)
-        self.submission = submission_files.prepare(self.source, self.workdir / "submission")
+        try:
+            self.submission = submission_files.prepare(self.source, self.workdir / "submission")
+        except BaseException:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
         self.inputs = self.workdir / "inputs"  # written by the judge only, read-only for the worker
         self.scratch = self.workdir / "scratch"  # the worker's working directory and HOME
         for folder in (self.inputs, self.scratch / "home"):

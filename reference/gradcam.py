@@ -144,12 +144,7 @@ def saliency_map(
     x: torch.Tensor,
     target_class: int | torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Return vanilla-gradient saliency maps (Simonyan et al. 2014) of shape N x H x W.
-
-    The score is the logit of ``target_class`` (as in ``grad_cam``); the map is the maximum over
-    input channels of the absolute gradient of the score w.r.t. x. No normalisation. Leave the
-    model as you found it (modes, ``.grad``, weights) and do not modify x.
-    """
+    """The contract's ``gradcam.saliency_map`` (docstring in grader/contract.py)."""
     x_leaf = x.detach().clone().requires_grad_(True)
     with _modes_restored(model), torch.enable_grad():
         scores = _target_scores(model(x_leaf), target_class)

@@ -17,13 +17,7 @@ def _flat_side(input_size: int = INPUT_SIZE) -> int:
 
 
 class QuadrantNet(nn.Module):
-    """The quadrant CNN from the course.
-
-    conv(1 -> c, 5x5) ReLU maxpool(2) conv(c -> 2c, 5x5) ReLU maxpool(2) flatten
-    Linear(2c * 11 * 11 -> 4c) ReLU Linear(4c -> 2c) ReLU Linear(2c -> num_classes), where
-    c = ``num_channel``. The input is N x 1 x 56 x 56; the output is N x num_classes logits (no
-    softmax). For c = 8 it has 66,106 parameters.
-    """
+    """The contract's ``quadrant.QuadrantNet`` (docstring in grader/contract.py)."""
 
     def __init__(self, num_channel: int = 8, num_classes: int = 10) -> None:
         """Create the layers."""

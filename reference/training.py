@@ -16,14 +16,7 @@ def train_one_epoch(
     loss_fn: Callable,
     device: str = "cpu",
 ) -> dict:
-    """Train ``model`` for one pass over ``loader`` (batches of ``(x, y)``) and return statistics.
-
-    Put the model in train mode, and for each batch: move it to ``device``, clear the gradients,
-    compute ``loss_fn(model(x), y)`` (a mean over the batch), backpropagate and step the optimizer.
-    Return ``{"loss": float, "accuracy": float}``: the mean loss per *sample* and the fraction of
-    samples whose argmax prediction equals y, over the whole epoch (a smaller last batch weighs
-    less than a full one).
-    """
+    """The contract's ``training.train_one_epoch`` (docstring in grader/contract.py)."""
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
     for x, y in loader:
@@ -90,15 +83,7 @@ def fit(
     patience: int = 5,
     device: str = "cpu",
 ) -> dict:
-    """Train for up to ``epochs`` epochs with early stopping on validation accuracy.
-
-    Each epoch: ``train_one_epoch`` on ``train_loader``, then ``evaluate`` on ``val_loader``. An
-    epoch whose validation accuracy is strictly higher than every earlier one is the new best;
-    keep a copy of the weights then. Stop after ``patience`` consecutive epochs without a new
-    best. Before returning, load the best weights back into ``model``.
-    Return ``{"train_loss": list[float], "val_accuracy": list[float], "best_epoch": int}`` with
-    one entry per epoch run; ``best_epoch`` is a 0-based index into those lists.
-    """
+    """The contract's ``training.fit`` (docstring in grader/contract.py)."""
     if epochs < 1 or patience < 1:
         raise ValueError(f"need epochs >= 1 and patience >= 1, got {epochs} and {patience}")
     train_loss: list[float] = []

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grader.checks.check_robustness import BUDGET, FLATTEN_BOTTOM_RIGHT_MAX, KEEPS_FRACTION, LEARNS_TOP_LEFT
+from grader.checks.check_robustness import BUDGET, bottom_right_needed, collapses, learns
 from grader.data import load_split
 from grader.quadrants import digits_to_canvas
 from grader.worker.trainer import predict, train_classifier
@@ -55,12 +55,13 @@ DESIGNS = {
 
 
 def verdicts(top_left: float, bottom_right: float) -> str:
-    learns = top_left >= LEARNS_TOP_LEFT
-    flatten_collapses = learns and bottom_right <= FLATTEN_BOTTOM_RIGHT_MAX
-    keeps = bottom_right >= max(KEEPS_FRACTION * top_left, KEEPS_FRACTION * LEARNS_TOP_LEFT)
-    return (
-        f"learns={'y' if learns else 'n'} collapses={'y' if flatten_collapses else 'n'} keeps={'y' if keeps else 'n'}"
-    )
+    """The robustness checks' rules applied to one measurement (the checks' own functions)."""
+    flags = {
+        "learns": learns(top_left),
+        "collapses": collapses(top_left, bottom_right),
+        "keeps": bottom_right >= bottom_right_needed(top_left),
+    }
+    return " ".join(f"{name}={'y' if flag else 'n'}" for name, flag in flags.items())
 
 
 def main() -> None:

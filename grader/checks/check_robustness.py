@@ -57,6 +57,29 @@ def accuracies(grading: GradingSession, digits: PreparedDigits, target: str) -> 
     return grading.memo(("accuracies", target), train)
 
 
+def learns(top_left: float) -> bool:
+    return top_left >= LEARNS_TOP_LEFT
+
+
+def collapses(top_left: float, bottom_right: float) -> bool:
+    """The flatten head's expected contrast: it learns top-left and fails bottom-right."""
+    return learns(top_left) and bottom_right <= FLATTEN_BOTTOM_RIGHT_MAX
+
+
+def bottom_right_needed(top_left: float) -> float:
+    """What a robust net must reach bottom-right: a fraction of its top-left accuracy, and of the bar."""
+    return max(KEEPS_FRACTION * top_left, KEEPS_FRACTION * LEARNS_TOP_LEFT)
+
+
+def _require_learned(grading: GradingSession, digits: PreparedDigits, target: str) -> None:
+    top_left, _ = accuracies(grading, digits, target)
+    if not learns(top_left):
+        raise CheckFailure(
+            f"{target.split('.')[1]} reaches only {top_left:.3f} top-left accuracy {_setup(digits)}; "
+            f"it should reach {LEARNS_TOP_LEFT:.2f}."
+        )
+
+
 def _setup(digits: PreparedDigits) -> str:
     n = len(digits.split.train_digits)
     return f"after {BUDGET.epochs} epochs on {n:,} top-left digits (Adam, lr {BUDGET.lr:g}, seed {BUDGET.seed})"
@@ -64,12 +87,7 @@ def _setup(digits: PreparedDigits) -> str:
 
 @check("robustness/quadrant_net_learns_top_left", 3, hint="check the forward pass: ReLUs, pooling, flatten order")
 def test_quadrant_net_learns(grading: GradingSession, digits: PreparedDigits) -> None:
-    top_left, _ = accuracies(grading, digits, "quadrant.QuadrantNet")
-    if top_left < LEARNS_TOP_LEFT:
-        raise CheckFailure(
-            f"QuadrantNet reaches only {top_left:.3f} top-left accuracy {_setup(digits)}; "
-            f"it should reach {LEARNS_TOP_LEFT:.2f}."
-        )
+    _require_learned(grading, digits, "quadrant.QuadrantNet")
 
 
 @check(
@@ -79,9 +97,9 @@ def test_quadrant_net_learns(grading: GradingSession, digits: PreparedDigits) ->
 )
 def test_quadrant_net_fails_bottom_right(grading: GradingSession, digits: PreparedDigits) -> None:
     top_left, bottom_right = accuracies(grading, digits, "quadrant.QuadrantNet")
-    if top_left < LEARNS_TOP_LEFT:
+    if not learns(top_left):
         raise CheckFailure(f"QuadrantNet does not learn top-left digits ({top_left:.3f}), so there is no contrast.")
-    if bottom_right > FLATTEN_BOTTOM_RIGHT_MAX:
+    if not collapses(top_left, bottom_right):
         raise CheckFailure(
             f"QuadrantNet classifies {bottom_right:.3f} of bottom-right digits {_setup(digits)}; the specified "
             f"flatten head should collapse (at most {FLATTEN_BOTTOM_RIGHT_MAX:.2f}). Keep QuadrantNet as specified."
@@ -90,12 +108,7 @@ def test_quadrant_net_fails_bottom_right(grading: GradingSession, digits: Prepar
 
 @check("robustness/robust_net_learns_top_left", 4, hint="a wider first layer or padding helps small nets learn")
 def test_robust_net_learns(grading: GradingSession, digits: PreparedDigits) -> None:
-    top_left, _ = accuracies(grading, digits, "quadrant.RobustQuadrantNet")
-    if top_left < LEARNS_TOP_LEFT:
-        raise CheckFailure(
-            f"RobustQuadrantNet reaches only {top_left:.3f} top-left accuracy {_setup(digits)}; "
-            f"it should reach {LEARNS_TOP_LEFT:.2f}."
-        )
+    _require_learned(grading, digits, "quadrant.RobustQuadrantNet")
 
 
 @check(
@@ -106,7 +119,7 @@ def test_robust_net_learns(grading: GradingSession, digits: PreparedDigits) -> N
 )
 def test_robust_net_generalises(grading: GradingSession, digits: PreparedDigits) -> None:
     top_left, bottom_right = accuracies(grading, digits, "quadrant.RobustQuadrantNet")
-    needed = max(KEEPS_FRACTION * top_left, KEEPS_FRACTION * LEARNS_TOP_LEFT)
+    needed = bottom_right_needed(top_left)
     if bottom_right < needed:
         raise CheckFailure(
             f"RobustQuadrantNet {_setup(digits)}: top-left accuracy {top_left:.3f}, bottom-right {bottom_right:.3f}; "

@@ -64,20 +64,7 @@ def grad_cam(
     target_layer: nn.Module,
     target_class: int | torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Return Grad-CAM heatmaps (Selvaraju et al. 2017), N x H x W, for inputs x of N x C x H x W.
-
-    1. Score: the logit (not the softmax) of ``target_class`` for each sample. ``target_class`` is
-       an int (the same class for all), a tensor of N ints, or None (each sample's argmax).
-    2. Weights: the spatial mean of the gradient of the score w.r.t. ``target_layer``'s output,
-       one weight per channel and sample.
-    3. Map: ReLU of the weighted sum of ``target_layer``'s output channels.
-    4. Normalise each map on its own to [0, 1] by min-max; a constant map becomes all zeros
-       (never NaN).
-    5. Upsample bilinearly (``align_corners=False``) to x's H x W.
-
-    Leave the model exactly as you found it, also when an exception is raised: its and every
-    submodule's train/eval flag, no hooks left registered, parameters' ``.grad`` unchanged and
-    weights unchanged. The result is detached.
+    """The contract's ``gradcam.grad_cam`` (docstring in grader/contract.py).
 
     The target layer's output is captured by a forward hook as a fresh leaf tensor ``A``; the rest of the
     network runs on a copy of it, so an in-place op after the layer (``ReLU(inplace=True)``) cannot change
@@ -112,10 +99,9 @@ def grad_cam(
 
 
 def activations(model: nn.Module, x: torch.Tensor, layers: list[nn.Module]) -> list[torch.Tensor]:
-    """Return the outputs of each module in ``layers`` when ``model`` runs on x, in the same order.
+    """The contract's ``gradcam.activations`` (docstring in grader/contract.py).
 
-    Use forward hooks and remove them before returning (also on error). The outputs are detached;
-    no gradients are computed. A layer that runs more than once per forward reports its last output; a
+    A layer that runs more than once per forward reports its last output; a
     layer listed twice appears twice.
     """
     outputs: dict[int, torch.Tensor] = {}

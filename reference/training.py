@@ -36,12 +36,7 @@ def train_one_epoch(
 
 
 def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, device: str = "cpu") -> dict:
-    """Evaluate ``model`` on ``loader`` without changing it.
-
-    Run in eval mode with gradients disabled, then restore the model's previous train/eval mode.
-    Return ``{"loss": float, "accuracy": float, "y_true": Tensor, "y_pred": Tensor}``: the mean
-    loss per sample, the accuracy, and 1-D CPU int64 tensors of the labels and argmax predictions
-    in loader order.
+    """The contract's ``training.evaluate`` (docstring in grader/contract.py).
 
     Every submodule's own train/eval flag is restored, also on error.
     """

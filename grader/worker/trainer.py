@@ -6,7 +6,6 @@ test labels and computes the accuracies.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,9 +55,3 @@ def predict(model: nn.Module, images: torch.Tensor, device: str, batch_size: int
     model.eval()
     out = [model(images[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(images), batch_size)]
     return torch.cat(out).numpy().astype(np.int64)
-
-
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return result, time.perf_counter() - start

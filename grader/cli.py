@@ -1,28 +1,35 @@
 """``cnn-grader``: grade a submission (autograders, instructors) or check your own work (students).
 
-``grade SUBMISSION --out DIR`` writes ``DIR/results.json`` (Gradescope's schema) and ``DIR/feedback.md``
-and exits 0 whenever grading completed, whatever the score. ``check [PATH]`` runs the same checks on
-``exercises/`` (or PATH) and prints points, failures and hints.
+``grade SUBMISSION --out DIR`` writes ``DIR/results.json`` (Gradescope's schema), ``DIR/feedback.md`` and
+``DIR/feedback.html`` and exits 0 whenever grading completed, whatever the score. ``batch SUBMISSIONS
+--out DIR`` grades a whole class (docs/batch.md). ``check [PATH]`` runs the same checks on
+``exercises/`` (or PATH) and prints points, failures and hints. ``--tiers public|all`` picks the checks
+(default: all where the hidden tier is installed). Instructors also get ``release OUT`` (the student
+bundle) and ``gradescope ZIP`` (the autograder); see docs/packaging.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import signal
 import sys
 from pathlib import Path
 
 import pytest
 
-from grader.checks.registry import CHECK_FILES
+from grader.checks.registry import TIER_CHOICES, check_paths, hidden_dir
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 COMPLETED = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+PACKAGING = importlib.util.find_spec("grader.packaging") is not None  # absent from the student bundle
+BATCH = importlib.util.find_spec("grader.batch") is not None  # absent from the student bundle
 
 
 def pytest_args(submission: Path, args: argparse.Namespace) -> list[str]:
     """The pytest command line of one grading run (the checks, isolated from the caller's config)."""
     command = [
-        *(str(CHECKS_DIR / name) for name in CHECK_FILES),
+        *(str(path) for path in check_paths(getattr(args, "tiers", None))),
         "-c",
         str(CHECKS_DIR / "pytest.ini"),
         "--rootdir",
@@ -67,6 +74,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cell-timeout", type=float, default=15.0, help="seconds per notebook cell")
     parser.add_argument("--no-cache", action="store_true", help="train networks again even if cached")
+    parser.add_argument(
+        "--tiers", choices=TIER_CHOICES, help="public checks, or all (default: all where the hidden tier is installed)"
+    )
     parser.add_argument("-k", help="only checks matching this pytest -k expression")
 
 
@@ -79,11 +89,31 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("submission", type=Path, help="a folder of modules, a notebook, or a zip of either")
     grade.add_argument("--out", type=Path, required=True, help="folder for results.json and feedback.md")
     grade.add_argument("--junit-xml", type=Path, help="also write a JUnit XML report here")
+    grade.add_argument("--report-json", type=Path, help="also write the full report (hidden checks' messages too)")
     _common(grade)
+    if BATCH:  # instructor command: not in the student bundle
+        batch = sub.add_parser("batch", help="grade a class: per-student reports, gradebook.csv, summary.html")
+        batch.add_argument("submissions", type=Path, help="a folder (or zip), one entry per student (docs/batch.md)")
+        batch.add_argument("--out", type=Path, required=True, help="folder for the reports")
+        batch.add_argument("-j", "--jobs", type=int, default=1, help="gradings at a time on this machine (default 1)")
+        batch.add_argument("--cluster", help="grade on a Dask cluster: the scheduler's address, tcp://HOST:PORT")
+        batch.add_argument("--regrade", action="store_true", help="grade students again even if already graded")
+        batch.add_argument("--student-timeout", type=float, default=900.0, help="seconds one grading may take in all")
+        batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+        _common(batch)
     check = sub.add_parser("check", help="check your own exercises and see points and hints")
     check.add_argument("path", type=Path, nargs="?", default=Path("exercises"), help="default: exercises/")
     _common(check)
+    if PACKAGING:  # instructor commands: not in the student bundle
+        release = sub.add_parser("release", help="build the student bundle: exercises, public checks, workflow")
+        release.add_argument("out", type=Path, help="a new or empty folder")
+        autograder = sub.add_parser("gradescope", help="build a Gradescope autograder zip that runs every tier")
+        autograder.add_argument("zip", type=Path, help="where to write it, e.g. dist/autograder.zip")
     args = parser.parse_args(argv)
+    if getattr(args, "tiers", None) == "all" and hidden_dir() is None:
+        parser.error("--tiers all: the hidden checks are not installed here (install the instructor's grader)")
+    if args.command in ("release", "gradescope"):
+        return _package(args)
 
     if args.command == "grade":
         args.out.mkdir(parents=True, exist_ok=True)
@@ -92,19 +122,85 @@ def main(argv: list[str] | None = None) -> int:
             str(args.out / "results.json"),
             "--feedback-md",
             str(args.out / "feedback.md"),
+            "--feedback-html",
+            str(args.out / "feedback.html"),
         ]
         if args.junit_xml:
             extra += ["--junitxml", str(args.junit_xml)]
+        if args.report_json:
+            extra += ["--report-json", str(args.report_json)]
         code = pytest.main([*pytest_args(args.submission, args), *extra])
         if code in COMPLETED:
-            print(f"results: {args.out / 'results.json'}\nfeedback: {args.out / 'feedback.md'}")
+            print(f"results: {args.out / 'results.json'}\nfeedback: {args.out / 'feedback.md'}, feedback.html")
             return 0
         return int(code) or 1
+
+    if args.command == "batch":
+        return _batch(args)
 
     if not args.path.exists():
         parser.error(f"{args.path} does not exist; run from your course folder or pass the path to your modules")
     code = pytest.main(pytest_args(args.path, args))
     return 0 if code == pytest.ExitCode.OK else int(code)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from grader.batch.runner import run_batch
+    from grader.batch.task import GradeSettings
+    from grader.judge.submission import BadSubmission
+
+    settings = GradeSettings(
+        device=args.device,
+        seed=args.seed,
+        data_root=str(args.data_root.resolve()) if args.data_root else None,
+        timeout=args.timeout,
+        cell_timeout=args.cell_timeout,
+        sandbox=args.sandbox,
+        no_cache=args.no_cache,
+        k=args.k,
+        tiers=args.tiers,
+        student_timeout=args.student_timeout,
+    )
+    if not args.submissions.exists():
+        print(f"cnn-grader batch: {args.submissions} does not exist", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _interrupt)  # a cancelled job stops like Ctrl-C: finished students kept
+    try:
+        run_batch(
+            args.submissions,
+            args.out,
+            settings,
+            jobs=args.jobs,
+            cluster=args.cluster,
+            regrade=args.regrade,
+            progress=not args.no_progress,
+        )
+    except BadSubmission as exc:
+        print(f"cnn-grader batch: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _package(args: argparse.Namespace) -> int:
+    """``release OUT`` (the student bundle) or ``gradescope ZIP`` (the autograder); see docs/packaging.md."""
+    from grader.packaging.gradescope import build_autograder
+    from grader.packaging.release import build_release
+
+    try:
+        if args.command == "release":
+            print(f"student bundle: {build_release(args.out)}")
+        else:
+            print(f"Gradescope autograder: {build_autograder(args.zip)}")
+    except (FileExistsError, LookupError) as exc:
+        print(f"cnn-grader {args.command}: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

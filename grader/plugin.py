@@ -6,7 +6,7 @@ a worker process. One small class per concern, after okpy's pytest-grader:
 - :class:`SubmissionSession` owns the grading session (the worker) and the shared fixtures;
 - :class:`PointsRecorder` turns test outcomes into :class:`~grader.results.CheckResult` records and
   prints the points;
-- :class:`ReportWriter` writes Gradescope ``results.json`` and ``feedback.md`` when asked.
+- :class:`ReportWriter` writes Gradescope ``results.json``, ``feedback.md`` and ``feedback.html`` when asked.
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks.registry import CHECK_FILES, spec_of
+from grader.checks.registry import TIER_CHOICES, HiddenTierMissing, check_paths, hidden_dir, spec_of
 from grader.judge.faults import CheckFailure, SubmissionFault
 from grader.judge.sandbox import SandboxUnavailable
 from grader.judge.session import GradeOptions, GradingSession
 from grader.judge.submission import BadSubmission
-from grader.results import CheckResult, GradeReport
+from grader.results import CheckResult, GradeReport, write_json
 
 CHECKS_DIR = Path(__file__).parent / "checks"
+PUBLIC_ONLY_NOTE = "public checks only: the final grade also runs hidden checks (the same functions, other inputs)"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,16 +39,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cell-timeout", type=float, default=15.0, help="seconds one notebook cell may run")
     group.addoption("--results-json", default=None, help="write Gradescope results.json here")
     group.addoption("--feedback-md", default=None, help="write the Markdown feedback report here")
-    parser.addini("cnn_grader_submission", "default --submission", default=None)
+    group.addoption("--feedback-html", default=None, help="write the HTML feedback page (with figures) here")
+    group.addoption("--report-json", default=None, help="write the full report (every message) as JSON here")
+    group.addoption("--evidence", default=None, help="write the arrays behind the HTML feedback's figures here")
+    group.addoption("--tiers", default=None, choices=TIER_CHOICES, help="public, or all (default: all if installed)")
+    parser.addini("cnn_grader_submission", "default --submission (relative to this ini file)", default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cnn_check(spec): a graded cnn-grader check")
-    submission = config.getoption("submission") or config.getini("cnn_grader_submission")
+    submission = config.getoption("submission")
+    if not submission and config.getini("cnn_grader_submission"):
+        base = config.inipath.parent if config.inipath else Path.cwd()
+        submission = str(base / config.getini("cnn_grader_submission"))
     if not submission:
         return
     if config.args_source != pytest.Config.ArgsSource.ARGS:  # no paths given: grade with every check
-        config.args[:] = [str(CHECKS_DIR / name) for name in CHECK_FILES]
+        try:
+            config.args[:] = [str(path) for path in check_paths(config.getoption("tiers"))]
+        except HiddenTierMissing as exc:
+            raise pytest.UsageError(f"--tiers all: {exc}") from None
     options = GradeOptions(
         device=config.getoption("device"),
         seed=config.getoption("seed"),
@@ -58,6 +69,8 @@ def pytest_configure(config: pytest.Config) -> None:
         use_cache=not config.getoption("no_cache"),
     )
     recorder = PointsRecorder(str(submission), verbose_failures=config.getoption("tbstyle") == "no")
+    if hidden_dir() is None:
+        recorder.report.notes.append(PUBLIC_ONLY_NOTE)
     config.pluginmanager.register(SubmissionSession(Path(submission), options, recorder), "cnn-grader-session")
     config.pluginmanager.register(recorder, "cnn-grader-points")
     config.pluginmanager.register(ReportWriter(recorder, config), "cnn-grader-report")
@@ -158,6 +171,9 @@ class PointsRecorder:
                 if check.status == "passed":
                     continue
                 tr.write_line("")
+                if check.tier == "hidden":  # name and result only
+                    tr.write_line(f"{check.name} (0 / {check.max_points:g}): failed (hidden check)", red=True)
+                    continue
                 tr.write_line(f"{check.name} (0 / {check.max_points:g}): {check.message}", red=True)
                 if check.hint:
                     tr.write_line(f"  hint: {check.hint}")
@@ -168,8 +184,12 @@ class ReportWriter:
 
     def __init__(self, recorder: PointsRecorder, config: pytest.Config) -> None:
         self.recorder = recorder
+        self.config = config
         self.results_json = config.getoption("results_json")
         self.feedback_md = config.getoption("feedback_md")
+        self.report_json = config.getoption("report_json")
+        self.evidence = config.getoption("evidence")
+        self.feedback_html = config.getoption("feedback_html")
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -179,3 +199,13 @@ class ReportWriter:
             gradescope.write(self.recorder.report, Path(self.results_json))
         if self.feedback_md:
             markdown.write(self.recorder.report, Path(self.feedback_md))
+        if self.report_json:
+            write_json(self.recorder.report.to_json(), Path(self.report_json))
+        plugin = self.config.pluginmanager.get_plugin("cnn-grader-session")
+        evidence = plugin.session.evidence if plugin is not None and plugin.session is not None else None
+        if self.evidence and evidence is not None:
+            evidence.save(Path(self.evidence))
+        if self.feedback_html:
+            from grader.report import html
+
+            html.write(self.recorder.report, evidence, Path(self.feedback_html))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Literal
 
 Status = Literal["passed", "failed", "error"]
@@ -55,3 +58,17 @@ class GradeReport:
 
     def to_json(self) -> dict:
         return {**asdict(self), "score": self.score, "max_score": self.max_score}
+
+    @classmethod
+    def from_json(cls, data: dict) -> GradeReport:
+        """The report :meth:`to_json` described (derived fields are recomputed, not trusted)."""
+        checks = [CheckResult(**c) for c in data.get("checks", [])]
+        return cls(data["submission"], checks, float(data.get("seconds", 0.0)), list(data.get("notes", [])))
+
+
+def write_json(data: dict, path: Path) -> None:
+    """Write JSON atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)

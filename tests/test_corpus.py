@@ -19,14 +19,15 @@ from conftest import ROOT, grade
 from corpus import BUGS, SOLUTIONS, Bug, apply
 
 CHECKS_DIR = ROOT / "grader" / "checks"
+HIDDEN_DIR = ROOT / "hidden_checks"
 FULL = os.environ.get("CNN_CORPUS_FULL") == "1"
 TRAINING_GROUP = "robustness"  # the only checks that train, and they use quadrant.py alone
 
 
 def check_names() -> set[str]:
-    """Every check name: the first argument of each ``@check(...)`` decorator in grader/checks/check_*.py."""
+    """Every check name: the first argument of each ``@check(...)`` decorator of both tiers' check files."""
     names = set()
-    for path in sorted(CHECKS_DIR.glob("check_*.py")):
+    for path in sorted([*CHECKS_DIR.glob("check_*.py"), *HIDDEN_DIR.glob("hidden_*.py")]):
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
@@ -91,3 +92,5 @@ def test_bug_fails_exactly_its_checks(bug: Bug, tmp_path: Path) -> None:
         output = graded.checks[name]["output"]
         assert output.strip(), f"{name} failed with an empty output"
         assert "grader error" not in output.lower(), f"{name} blamed the grader:\n{output}"
+        if "hidden" in graded.checks[name]["tags"]:  # its message is kept from the student: was it a real failure?
+            assert f"**{name}** (0/{graded.checks[name]['max_score']:g}): failed\n" in graded.feedback, name

@@ -24,11 +24,26 @@ def test_every_group_is_graded(solutions_graded) -> None:
     assert len(CHECK_FILES) == len(GROUPS)
 
 
+def test_both_tiers_are_graded_and_hidden_checks_say_only_whether_they_passed(solutions_graded) -> None:
+    tags = {name: test["tags"] for name, test in solutions_graded.checks.items()}
+    assert all(("public" in t) != ("hidden" in t) for t in tags.values()), "every check has exactly one tier"
+    hidden = {name for name, t in tags.items() if "hidden" in t}
+    assert 6 <= len(hidden) <= 10 and len({name.split("/")[0] for name in hidden}) >= 3
+    for name in hidden:
+        test = solutions_graded.checks[name]
+        assert test["output"] == "" and test["extra_data"] == {}, (name, test)
+    assert "public checks only" not in solutions_graded.results["output"]
+
+
 def test_stubs_get_zero_with_a_clear_message_per_check(stubs_graded) -> None:
     assert stubs_graded.returncode == 0, "grading completed, so the exit code is 0 whatever the score"
     assert stubs_graded.results["score"] == 0
     for name, test in stubs_graded.checks.items():
         assert test["status"] == "failed", name
+        if "hidden" in test["tags"]:  # name and result only
+            assert test["output"] == "failed" and not test["extra_data"], (name, test)
+            assert f"**{name}** (0/{test['max_score']:g}): failed\n" in stubs_graded.feedback, name
+            continue
         assert "is not implemented yet" in test["output"], (name, test["output"])
         assert "grader error" not in test["output"]
 
@@ -53,3 +68,12 @@ def test_feedback_names_failures_and_hints(stubs_graded) -> None:
     assert "**Score: 0 / 100**" in feedback
     assert "## gradcam" in feedback and "Hint:" in feedback
     assert "conv_output_size(size=1, kernel_size=1, stride=1, padding=0, dilation=1) is not implemented yet" in feedback
+
+
+def test_html_feedback_shows_the_students_networks_and_heatmaps(solutions_graded, stubs_graded) -> None:
+    page = (solutions_graded.out / "feedback.html").read_text()
+    assert page.count("data:image/png;base64,") == 3, "Grad-CAM comparison, accuracy bars, confusion matrices"
+    assert "your Grad-CAM next to the reference" in page and "confusion matrices" in page
+    stub_page = (stubs_graded.out / "feedback.html").read_text()
+    assert "data:image/png" not in stub_page, "nothing was observed, so nothing is pictured"
+    assert "not implemented yet" in stub_page

@@ -257,7 +257,7 @@ class Attack:
         # (the judge's own torch may leave torchinductor_root there, as in any /tmp)
         assert not list(self.tmpdir.glob("cnn-grader-*")), "the grader's work folder was not removed"
         if graded is not None:
-            assert sorted(p.name for p in self.out.iterdir()) == ["feedback.md", "results.json"]
+            assert sorted(p.name for p in self.out.iterdir()) == ["feedback.html", "feedback.md", "results.json"]
 
     def cleanup(self) -> None:
         for pid in self.processes():  # only what this attack started (its marker or this test's folder)

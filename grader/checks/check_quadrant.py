@@ -1,18 +1,14 @@
-"""quadrant/...: the QuadrantNet's layers, read with torchinfo, against the reference's table."""
+"""quadrant/...: the QuadrantNet's layers, read with torchinfo, against the reference's table (stored vectors)."""
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
-import torch
 
+from grader import vectors
 from grader.checks.registry import check
 from grader.judge import expect
 from grader.judge.faults import CheckFailure
 from grader.judge.session import GradingSession
-from grader.layertable import LayerRow, forward_with_ops, layer_table
-from reference import quadrant as ref
 
 COMPARED = ("Conv2d", "Linear")
 BATCH = 2
@@ -26,17 +22,12 @@ def forward_ops(names: list[str]) -> list[str]:
     return [FORWARD_OPS[n] for n in names if n in FORWARD_OPS]
 
 
-@functools.lru_cache(maxsize=1)
-def reference_ops() -> tuple[str, ...]:
-    _, names = forward_with_ops(ref.QuadrantNet(), torch.zeros(BATCH, 1, 56, 56))
-    return tuple(forward_ops(names))
+Row = tuple[str, tuple[int, ...], int]  # a Conv2d or Linear call: kind, output shape, own parameters
 
 
-@functools.lru_cache(maxsize=8)
-def reference_rows(num_channel: int) -> tuple[LayerRow, ...]:
-    torch.manual_seed(0)
-    model = ref.QuadrantNet(num_channel=num_channel)
-    return tuple(layer_table(model, torch.zeros(BATCH, 1, 56, 56)))
+def stored_rows(num_channel: int) -> list[Row]:
+    """The reference QuadrantNet's Conv2d/Linear rows for ``num_channel`` (4, 8 or 16), from the stored vectors."""
+    return [(kind, tuple(shape), params) for kind, shape, params in vectors.table(f"quadrant/rows/{num_channel}")]
 
 
 def student_table(grading: GradingSession, num_channel: int) -> dict:
@@ -54,20 +45,23 @@ def student_table(grading: GradingSession, num_channel: int) -> dict:
     )
 
 
-def _rows(rows: list[dict]) -> list[tuple[str, tuple[int, ...], int]]:
+def _rows(rows: list[dict]) -> list[Row]:
     return [(r["kind"], tuple(r["output_shape"]), r["params"]) for r in rows if r["kind"] in COMPARED]
 
 
-def _table(rows: list[tuple[str, tuple[int, ...], int]], with_params: bool) -> str:
+def _table(rows: list[Row], with_params: bool) -> str:
     return "\n".join(
         f"  {i + 1}. {kind:<7} output {shape}" + (f", {params:,} parameters" if with_params else "")
         for i, (kind, shape, params) in enumerate(rows)
     )
 
 
-def compare_layers(grading: GradingSession, num_channel: int, with_params: bool) -> None:
+def compare_layers(
+    grading: GradingSession, num_channel: int, with_params: bool, expected: list[Row] | None = None
+) -> None:
+    """The student's Conv2d/Linear rows against ``expected`` (default: the stored reference rows)."""
     got = _rows(student_table(grading, num_channel)["rows"])
-    expected = [(r.kind, r.output_shape, r.params) for r in reference_rows(num_channel) if r.kind in COMPARED]
+    expected = stored_rows(num_channel) if expected is None else expected
 
     def key(rows):
         return rows if with_params else [(k, s) for k, s, _ in rows]
@@ -93,7 +87,7 @@ def test_layer_shapes(grading: GradingSession) -> None:
 )
 def test_forward_ops(grading: GradingSession) -> None:
     got = forward_ops(student_table(grading, 8)["ops"])
-    expected = list(reference_ops())
+    expected = list(vectors.table("quadrant/ops"))
     if got != expected:
         raise CheckFailure(
             "QuadrantNet's forward pass calls (convolutions, ReLUs, max pools and linear layers, in order):\n"
@@ -101,7 +95,7 @@ def test_forward_ops(grading: GradingSession) -> None:
         )
 
 
-@check("quadrant/parameter_counts", 4, hint="conv1 208, conv2 3,216, fc1 61,984, fc2 528, fc3 170: 66,106 in all")
+@check("quadrant/parameter_counts", 3, hint="conv1 208, conv2 3,216, fc1 61,984, fc2 528, fc3 170: 66,106 in all")
 def test_parameter_counts(grading: GradingSession) -> None:
     compare_layers(grading, 8, with_params=True)
     total = student_table(grading, 8)["total_params"]
@@ -109,7 +103,7 @@ def test_parameter_counts(grading: GradingSession) -> None:
         raise CheckFailure(f"QuadrantNet() has {total:,} parameters in all, expected 66,106 (extra layers?).")
 
 
-@check("quadrant/num_channel", 3, hint="derive every layer size from num_channel; do not hard-code 8, 16, 32")
+@check("quadrant/num_channel", 2, hint="derive every layer size from num_channel; do not hard-code 8, 16, 32")
 def test_num_channel(grading: GradingSession) -> None:
     for num_channel in (4, 16):
         compare_layers(grading, num_channel, with_params=True)

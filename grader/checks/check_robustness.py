@@ -22,18 +22,34 @@ LEARNS_TOP_LEFT = 0.70
 FLATTEN_BOTTOM_RIGHT_MAX = 0.40
 KEEPS_FRACTION = 0.85
 BUDGET = Budget()
+ILLUSTRATES = {  # the check whose verdict a network's accuracy bars and confusion matrix illustrate
+    "QuadrantNet": "robustness/quadrant_net_fails_bottom_right",
+    "RobustQuadrantNet": "robustness/robust_net_keeps_bottom_right",
+}
+
+
+def confusion(labels: np.ndarray, predictions: np.ndarray, classes: int = 10) -> np.ndarray:
+    """``classes x classes`` counts: row = true digit, column = predicted digit."""
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    valid = (predictions >= 0) & (predictions < classes)
+    np.add.at(matrix, (labels[valid], predictions[valid]), 1)
+    return matrix
 
 
 def accuracies(grading: GradingSession, digits: PreparedDigits, target: str) -> tuple[float, float]:
-    """(top-left, bottom-right) test accuracy of ``target`` trained on top-left digits, once per session."""
+    """(top-left, bottom-right) test accuracy of ``target`` trained on top-left digits, once per session.
 
-    def train() -> tuple[float, float]:
+    Also keeps both accuracies and the bottom-right confusion matrix as evidence for the HTML feedback.
+    """
+
+    def train() -> dict:
         name = target.split(".")[1]
         request = {"target": target, "budget": asdict(BUDGET), "device": grading.device, "digits": digits.digest}
+        request["observed"] = "scores+confusion"  # what the cached value holds
         grading.require(target)
         cached = grading.cache.get(request)
         if cached is not None:
-            return cached[0], cached[1]
+            return cached
         reply = grading.ask(
             "train_predict",
             f"training {name} on top-left digits",
@@ -45,16 +61,30 @@ def accuracies(grading: GradingSession, digits: PreparedDigits, target: str) -> 
             data=str(digits.worker_file),
         )
         labels = digits.split.test_labels
-        scores = []
+        predictions = []
         for key in ("pred_top_left", "pred_bottom_right"):
             pred = reply.get(key)
-            if not isinstance(pred, np.ndarray) or pred.shape != labels.shape:
+            if not isinstance(pred, np.ndarray) or pred.shape != labels.shape or pred.dtype.kind not in "iu":
                 raise CheckFailure(f"the worker returned no usable predictions for {name} ({key}).")
-            scores.append(float((pred == labels).mean()))
-        grading.cache.put(request, scores)
-        return scores[0], scores[1]
+            predictions.append(pred.astype(np.int64))
+        observed = {
+            "scores": [float((pred == labels).mean()) for pred in predictions],
+            "confusion_bottom_right": confusion(labels, predictions[1]).tolist(),
+        }
+        grading.cache.put(request, observed)
+        return observed
 
-    return grading.memo(("accuracies", target), train)
+    observed = grading.memo(("accuracies", target), train)
+    top_left, bottom_right = observed["scores"]
+    name = target.split(".")[1]
+    grading.evidence.add(
+        f"robustness:{name}",
+        ILLUSTRATES[name],
+        top_left=top_left,
+        bottom_right=bottom_right,
+        confusion_bottom_right=np.asarray(observed["confusion_bottom_right"], dtype=np.int64),
+    )
+    return top_left, bottom_right
 
 
 def learns(top_left: float) -> bool:

@@ -1,4 +1,4 @@
-"""training/...: train_one_epoch, evaluate and fit on deterministic set-ups, against the reference.
+"""training/...: train_one_epoch, evaluate and fit on deterministic set-ups, against the reference (stored vectors).
 
 Each set-up isolates one behaviour: weights after an epoch (SGD with momentum), gradients at every step
 with a zero learning rate (to see accumulation), a model that starts in eval mode, a dropout model for
@@ -13,12 +13,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from grader import testmodels
+from grader import testmodels, vectors
 from grader.checks.registry import check
 from grader.judge import expect
 from grader.judge.faults import CheckFailure
 from grader.judge.session import GradingSession
-from reference import training as ref
 
 N_SAMPLES, BATCH, FEATURES, CLASSES = 50, 8, 8, 3  # 50 = 6 full batches + a last batch of 2
 MODEL = {"name": "probe_mlp", "seed": 11, "features": FEATURES, "classes": CLASSES}
@@ -63,21 +62,21 @@ def train_call(
     )
 
 
-def reference_epoch() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    model = testmodels.build(MODEL).train()
-    optimizer = torch.optim.SGD(model.parameters(), **MOMENTUM_SGD)
-    stats = ref.train_one_epoch(model, loader(*dataset()), optimizer, torch.nn.CrossEntropyLoss())
-    return stats, testmodels.state_arrays(model)
+def stored_epoch() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The reference's statistics and weights after one epoch of MODEL on dataset() (stored vectors)."""
+    prefix = "training/epoch/"
+    weights = {key.removeprefix(prefix): value for key, value in vectors.arrays().items() if key.startswith(prefix)}
+    return vectors.table("training/epoch_stats"), weights
 
 
 @check(
     "training/train_one_epoch_updates",
-    4,
+    3,
     hint="for each batch: zero_grad, forward, loss, backward, step, in that order",
 )
 def test_train_one_epoch_updates(grading: GradingSession) -> None:
     reply = train_call(grading)
-    _, expected = reference_epoch()
+    _, expected = stored_epoch()
     if reply["n_steps"] == 0:
         raise CheckFailure("train_one_epoch never called optimizer.step().")
     for name, want in expected.items():
@@ -89,12 +88,12 @@ def test_train_one_epoch_updates(grading: GradingSession) -> None:
 
 @check(
     "training/train_one_epoch_statistics",
-    3,
+    2,
     hint="sum loss.item() * batch_size and the correct predictions, then divide by the number of samples",
 )
 def test_train_one_epoch_statistics(grading: GradingSession) -> None:
     reply = train_call(grading)
-    stats, _ = reference_epoch()
+    stats, _ = stored_epoch()
     what = "train_one_epoch(...)"
     result = expect.as_dict(reply["result"], what, ("loss", "accuracy"))
     for key in ("loss", "accuracy"):
@@ -165,22 +164,22 @@ def eval_call(grading: GradingSession, model: dict, start_mode: str) -> dict:
 
 @check(
     "training/evaluate",
-    3,
+    2,
     hint="weight each batch's mean loss by its size; y_pred is the argmax of the logits",
 )
 def test_evaluate(grading: GradingSession) -> None:
     reply = eval_call(grading, MODEL, "eval")
     what = "evaluate(...)"
     result = expect.as_dict(reply["result"], what, ("loss", "accuracy", "y_true", "y_pred"))
-    model = testmodels.build(MODEL).eval()
-    want = ref.evaluate(model, loader(*dataset(seed=1)), torch.nn.CrossEntropyLoss())
+    labels = {k: vectors.array(f"training/evaluate/{k}") for k in ("y_true", "y_pred")}
+    want = vectors.table("training/evaluate") | labels
     for key in ("loss", "accuracy"):
         got = expect.as_float(result[key], f'{what}["{key}"]')
         if abs(got - want[key]) > 1e-5:
             raise CheckFailure(f'{what}["{key}"] is {got:.6f}, expected {want[key]:.6f} (mean over all samples).')
     for key in ("y_true", "y_pred"):
         got = expect.as_array(result[key], f'{what}["{key}"]')
-        if got.reshape(-1).shape != (N_SAMPLES,) or not np.array_equal(got.reshape(-1), want[key].numpy()):
+        if got.reshape(-1).shape != (N_SAMPLES,) or not np.array_equal(got.reshape(-1), want[key]):
             raise CheckFailure(f'{what}["{key}"] differs from the expected {N_SAMPLES} labels in loader order.')
 
 
@@ -256,7 +255,7 @@ def _history(reply: dict, what: str) -> tuple[list[float], list[float], int]:
 
 @check(
     "training/early_stopping",
-    2,
+    1,
     hint="count epochs since the last strictly better validation accuracy; stop when the count reaches patience",
 )
 def test_early_stopping(grading: GradingSession) -> None:
@@ -278,7 +277,7 @@ def test_early_stopping(grading: GradingSession) -> None:
 
 @check(
     "training/restores_best_weights",
-    2,
+    1,
     hint="keep copy.deepcopy(model.state_dict()) at each new best and load it back before returning",
 )
 def test_restores_best_weights(grading: GradingSession) -> None:

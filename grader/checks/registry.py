@@ -1,13 +1,21 @@
-"""The ``@check`` decorator: a pytest test becomes a graded check with a name, points and a hint."""
+"""The ``@check`` decorator: a pytest test becomes a graded check with a name, points, a hint and a tier.
+
+Two tiers: ``public`` checks live in ``grader/checks/check_*.py`` and ship to students; ``hidden`` checks
+live in the top-level package ``hidden_checks`` (``hidden_*.py``), installed only with the instructor's
+grader, and report their name and result only. :func:`check_paths` says which files a grading runs.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+CHECKS_DIR = Path(__file__).parent
 CHECK_FILES = (
     "check_shapes.py",
     "check_quadrant.py",
@@ -15,6 +23,37 @@ CHECK_FILES = (
     "check_gradcam.py",
     "check_training.py",
 )
+TIERS = ("public", "hidden")
+HIDDEN_PACKAGE = "hidden_checks"
+TIER_CHOICES = ("public", "all")
+
+
+class HiddenTierMissing(LookupError):
+    """``all`` tiers were asked for where the hidden checks are not installed (a student bundle)."""
+
+
+def hidden_dir() -> Path | None:
+    """The folder of the installed hidden checks, or None where they are not installed."""
+    spec = importlib.util.find_spec(HIDDEN_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def check_paths(tiers: str | None = None) -> list[Path]:
+    """The check files of a grading: ``public``, ``all`` (public and hidden), or None: all where installed.
+
+    Raises :class:`HiddenTierMissing` for ``all`` without the hidden checks.
+    """
+    paths = [CHECKS_DIR / name for name in CHECK_FILES]
+    if tiers == "public":
+        return paths
+    hidden = hidden_dir()
+    if hidden is None:
+        if tiers == "all":
+            raise HiddenTierMissing(f"the hidden checks (package {HIDDEN_PACKAGE!r}) are not installed here")
+        return paths
+    return paths + sorted(hidden.glob("hidden_*.py"))
 
 
 @dataclass(frozen=True)
@@ -26,7 +65,9 @@ class CheckSpec:
 
 
 def check(name: str, points: float, hint: str | None = None, tier: str = "public") -> Callable[[Any], Any]:
-    """Mark a test function as the check ``name`` (``group/what``) worth ``points``."""
+    """Mark a test function as the check ``name`` (``group/what``) worth ``points``, in ``tier`` (see TIERS)."""
+    if tier not in TIERS:
+        raise ValueError(f"check {name!r}: unknown tier {tier!r}, expected one of {TIERS}")
     spec = CheckSpec(name, points, hint, tier)
 
     def decorate(fn: Any) -> Any:
@@ -38,3 +79,20 @@ def check(name: str, points: float, hint: str | None = None, tier: str = "public
 def spec_of(item: pytest.Item) -> CheckSpec | None:
     marker = item.get_closest_marker("cnn_check")
     return marker.args[0] if marker else None
+
+
+def all_specs(tiers: str | None = None) -> list[CheckSpec]:
+    """Every check a grading with ``tiers`` runs (see :func:`check_paths`), in file order.
+
+    Imports the check modules: judge side only.
+    """
+    import importlib
+    import inspect
+
+    specs = []
+    for path in check_paths(tiers):
+        package = "grader.checks" if path.parent == CHECKS_DIR else HIDDEN_PACKAGE
+        module = importlib.import_module(f"{package}.{path.stem}")
+        for _, fn in inspect.getmembers(module, inspect.isfunction):
+            specs += [mark.args[0] for mark in getattr(fn, "pytestmark", []) if mark.name == "cnn_check"]
+    return specs

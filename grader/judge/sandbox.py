@@ -1,12 +1,13 @@
 """How the worker is confined: bubblewrap (Linux), resource limits, or nothing but limits.
 
 Under bubblewrap the worker sees a whitelist: ``/usr`` and the few ``/etc`` files the loader needs, the
-Python installation and the worker's own package (read-only; ``reference/`` and ``solutions/`` are not
-there), the submission copy and the judge's inputs (read-only), a scratch folder (read-write), and sized
-private ``/tmp`` and ``/dev/shm``. It gets no network, its own PID/IPC/UTS namespaces, and dies with the
-judge. Started as root, bubblewrap keeps only the capabilities to change user, and ``setpriv`` drops to
-an unprivileged user with no capabilities before any student code runs; started as an ordinary user,
-an unprivileged user namespace is used instead. ``prlimit`` then sets the rlimits in every mode.
+Python installation and the worker's own package (read-only; ``reference/``, ``solutions/`` and
+``hidden_checks/`` are not there), the submission copy and the judge's inputs (read-only), a scratch
+folder (read-write), and sized private ``/tmp`` and ``/dev/shm``. It gets no network, its own
+PID/IPC/UTS namespaces, and dies with the judge. Started as root, bubblewrap keeps only the capabilities
+to change user, and ``setpriv`` drops to an unprivileged user with no capabilities before any student
+code runs; started as an ordinary user, an unprivileged user namespace is used instead. ``prlimit`` then
+sets the rlimits in every mode.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def sandbox_uid(scratch: Path) -> int:
 def _hidden_packages() -> list[Path]:
     """Trusted code that a regular (non-editable) install puts beside the worker's package."""
     found = []
-    for name in ("reference", "solutions"):
+    for name in ("reference", "solutions", "hidden_checks"):
         try:
             module = __import__(name)
         except ImportError:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from grader import contract
 from grader.judge import sandbox
 from grader.judge import submission as submission_files
+from grader.judge.evidence import Evidence
 from grader.judge.faults import MissingName, ModuleUnavailable, StudentError, SubmissionFault, WorkerFault
 from grader.judge.obscache import ObservationCache
 from grader.judge.worker_process import WorkerProcess
@@ -125,6 +126,7 @@ class GradingSession:
             why = "as asked" if self.options.sandbox == "none" else "bubblewrap is not available here"
             self.notes.append(f"the worker ran without a sandbox ({why}): rlimits and a separate process only")
         self.modules: dict[str, ModuleStatus] = {}
+        self.evidence = Evidence()  # pictures for the HTML feedback (grader/judge/evidence.py)
         self._preparation: dict | SubmissionFault | None = None
         self._memo: dict[Any, Any] = {}
 

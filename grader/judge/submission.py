@@ -28,7 +28,7 @@ def _module_folder(root: Path) -> Path:
     return root
 
 
-def _extract(archive: Path, target: Path) -> None:
+def extract(archive: Path, target: Path) -> None:
     with zipfile.ZipFile(archive) as zf:
         total = 0
         for info in zf.infolist():
@@ -51,7 +51,7 @@ def prepare(source: Path, target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     if source.is_file() and zipfile.is_zipfile(source):
         staging = target.parent / "unzipped"
-        _extract(source, staging)
+        extract(source, staging)
         source = _module_folder(staging)
     elif source.is_file() and source.suffix in (".ipynb", ".py"):
         shutil.copyfile(source, target / source.name)  # a notebook, or a jupytext script of one

@@ -3,7 +3,7 @@
 Fields follow Gradescope's autograder specification: top-level ``score``, ``max_score``,
 ``execution_time``, ``output``, ``visibility``, ``tests[]`` with ``name``, ``number``, ``score``,
 ``max_score``, ``status``, ``output``, ``tags`` and ``visibility``. Hidden-tier checks report their name
-and result only.
+and result only: no message, no hint, no timing.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def to_results(report: GradeReport) -> dict:
                 "output": "failed" if hidden and check.status != "passed" else output.strip(),
                 "tags": [check.group, check.tier],
                 "visibility": "visible",
-                "extra_data": {"seconds": check.seconds},
+                "extra_data": {} if hidden else {"seconds": check.seconds},
             }
         )
     return {

@@ -1,0 +1,157 @@
+"""One grading of one student, as a self-contained task: bytes in, report files out.
+
+:func:`run` writes the submission to a private temporary folder and runs ``cnn-grader grade`` on it in
+a fresh judge process (which starts its own sandboxed worker), under a wall-clock limit. A crash, a hang
+or a runaway submission costs only this task: it comes back as an :class:`Outcome` with the reason.
+Tasks and outcomes are plain data, so the same task runs in a local thread or on a Dask worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Status = Literal["graded", "unreadable", "crashed", "timed out"]
+REPORT_FILES = ("results.json", "report.json", "feedback.md", "feedback.html")
+
+
+@dataclass(frozen=True)
+class GradeSettings:
+    """How every student of a batch is graded (the ``cnn-grader grade`` options)."""
+
+    device: str = "auto"
+    seed: int = 0
+    data_root: str | None = None
+    timeout: float = 20.0
+    cell_timeout: float = 15.0
+    sandbox: str = "auto"
+    no_cache: bool = False
+    k: str | None = None
+    tiers: str | None = None
+    student_timeout: float = 900.0
+
+    def fingerprint(self) -> str:
+        """What a finished grading depended on (a changed option means grading again)."""
+        relevant = {k: v for k, v in asdict(self).items() if k not in ("data_root", "student_timeout")}
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+    def arguments(self) -> list[str]:
+        args = ["--device", self.device, "--seed", str(self.seed), "--timeout", str(self.timeout)]
+        args += ["--cell-timeout", str(self.cell_timeout), "--sandbox", self.sandbox]
+        if self.data_root:
+            args += ["--data-root", self.data_root]
+        if self.no_cache:
+            args.append("--no-cache")
+        if self.k:
+            args += ["-k", self.k]
+        if self.tiers:
+            args += ["--tiers", self.tiers]
+        return args
+
+
+@dataclass(frozen=True)
+class GradeTask:
+    student: str
+    filename: str
+    data: bytes
+    settings: GradeSettings
+
+
+@dataclass
+class Outcome:
+    """What one grading produced: the report files, or why there are none."""
+
+    student: str
+    status: Status
+    reason: str = ""
+    seconds: float = 0.0
+    host: str = ""
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+_live: set[subprocess.Popen] = set()
+_live_lock = threading.Lock()
+
+
+def stop_all() -> None:
+    """Kill every grading this process is running (an interrupted batch leaves nothing behind)."""
+    with _live_lock:
+        for proc in list(_live):
+            _kill(proc)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _tail(text: str, lines: int = 6) -> str:
+    return "\n".join(line for line in text.strip().splitlines()[-lines:])
+
+
+def _where() -> str:
+    """This machine's name, and the Dask worker's address when running as a Dask task."""
+    try:
+        from distributed import get_worker
+
+        return f"{socket.gethostname()} {get_worker().address}"
+    except (ImportError, ValueError):
+        return socket.gethostname()
+
+
+def run(task: GradeTask) -> Outcome:
+    """Grade ``task`` in a fresh judge process; never raises for anything the submission does."""
+    started = time.perf_counter()
+    host = _where()
+    with tempfile.TemporaryDirectory(prefix="cnn-grader-task-") as tmp:
+        inbox, out = Path(tmp, "in"), Path(tmp, "out")
+        inbox.mkdir()
+        out.mkdir()
+        submission = inbox / Path(task.filename).name
+        submission.write_bytes(task.data)
+        # -P: the judge's import path never includes a folder the student's files are in
+        command = [sys.executable, "-P", "-m", "grader.cli", "grade", str(submission), "--out", str(out)]
+        command += ["--report-json", str(out / "report.json"), *task.settings.arguments()]
+        proc = subprocess.Popen(
+            command, cwd=out, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        with _live_lock:
+            _live.add(proc)
+        try:
+            stdout, stderr = proc.communicate(timeout=task.settings.student_timeout)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            proc.communicate()
+            limit = task.settings.student_timeout
+            return Outcome(task.student, "timed out", f"grading took longer than {limit:g} s", limit, host)
+        finally:
+            with _live_lock:
+                _live.discard(proc)
+        seconds = round(time.perf_counter() - started, 2)
+        if proc.returncode < 0:
+            name = signal.Signals(-proc.returncode).name
+            reason = f"the grader was killed by {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
+            return Outcome(task.student, "crashed", reason, seconds, host)
+        files = {name: (out / name).read_bytes() for name in REPORT_FILES if (out / name).is_file()}
+        if proc.returncode == 0 and "results.json" in files:
+            return Outcome(task.student, "graded", "", seconds, host, files)
+        lines = [line for line in (stdout + stderr).splitlines() if "cannot grade" in line]
+        if lines:
+            reason = lines[-1].split("cannot grade", 1)[1].split(":", 1)[-1].strip()
+            reason = reason.replace(str(submission), submission.name)
+            return Outcome(task.student, "unreadable", f"the submission could not be read: {reason}", seconds, host)
+        reason = f"the grader exited with code {proc.returncode}: {_tail(stderr or stdout)}"
+        return Outcome(task.student, "crashed", reason, seconds, host)

@@ -1,0 +1,20 @@
+"""Compute what every grading of a batch shares, once per machine, before the gradings start."""
+
+from __future__ import annotations
+
+from grader.data import DataUnavailable, load_split
+from grader.judge.trained import quadrant_cam_weights
+
+
+def warm(data_root: str | None) -> str:
+    """Decompress MNIST into the cache and train the grader's own Grad-CAM model once (both cached on disk).
+
+    Without this, parallel gradings would each train the same model at the same time. Returns a line for
+    the log; missing data is reported, not raised (each grading then says so in its own results).
+    """
+    try:
+        split = load_split(data_root)
+    except DataUnavailable as exc:
+        return f"no data prepared: {exc}"
+    quadrant_cam_weights(split)
+    return f"data and reference model ready ({split.source})"

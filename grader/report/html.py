@@ -1,0 +1,135 @@
+"""The HTML feedback page of one submission: points, what failed and why, hints, and pictures.
+
+Self-contained (figures are PNG data URIs, no scripts, no external files), escaped throughout: messages
+quote student output. Hidden checks show their name and result only, and the pictures of a check are
+shown only when that check is public (see :mod:`grader.judge.evidence`).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from html import escape
+from pathlib import Path
+
+from grader.judge.evidence import Evidence
+from grader.report import figures
+from grader.results import CheckResult, GradeReport
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 980px; margin: 1.5em auto; padding: 0 1em; color: #222;
+       overflow-wrap: anywhere; }
+h1, h2 { font-weight: 600; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 1.6em; }
+table { border-collapse: collapse; width: 100%; table-layout: fixed; margin: .6em 0; }
+th, td { border: 1px solid #ddd; padding: .3em .5em; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
+th { background: #f4f4f4; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f7f7f7; padding: .5em; margin: .3em 0; }
+img { max-width: 100%; height: auto; display: block; margin: .6em 0; }
+.passed { color: #1a7f37; } .failed, .error { color: #c62828; } .hint { color: #555; }
+.note { background: #fff8e1; padding: .4em .6em; border-left: 3px solid #f0b400; margin: .3em 0; }
+.score { font-size: 1.3em; }
+"""
+
+
+def page(title: str, body: str) -> str:
+    """A complete, self-contained HTML document."""
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
+
+
+def image(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f"<img src='data:image/png;base64,{data}' alt='{escape(alt, quote=True)}'>"
+
+
+def _status(check: CheckResult) -> str:
+    label = {"passed": "passed", "failed": "failed", "error": "grader error"}[check.status]
+    return f"<span class='{check.status}'>{label}</span>"
+
+
+def _check_block(check: CheckResult) -> str:
+    head = f"<li><b>{escape(check.name)}</b> ({check.points:g} / {check.max_points:g}): {_status(check)}"
+    if check.tier == "hidden":
+        return head + " <i>(hidden check)</i></li>"
+    if check.status == "passed":
+        return head + "</li>"
+    body = f"<pre>{escape(check.message)}</pre>"
+    if check.hint:
+        body += f"<div class='hint'>Hint: {escape(check.hint)}</div>"
+    return f"{head}{body}</li>"
+
+
+def _public(report: GradeReport, check: str) -> bool:
+    return any(c.name == check and c.tier == "public" for c in report.checks)
+
+
+def pictures(report: GradeReport, evidence: Evidence) -> dict[str, list[str]]:
+    """The ``<img>`` tags per check group, from the evidence of public checks only."""
+    shown = {name: r for name, r in evidence.records.items() if _public(report, r.check)}
+    out: dict[str, list[str]] = {}
+    if "gradcam:digits" in shown:
+        cam = shown["gradcam:digits"].arrays
+        png = figures.gradcam_comparison(cam["images"], cam["student"], cam["reference"], cam["labels"].tolist())
+        out.setdefault("gradcam", []).append(
+            "<p>Grad-CAM (target: the true digit) of a small CNN trained by the grader, on the same test "
+            "digits: yours on top, the reference's below.</p>" + image(png, "your Grad-CAM next to the reference's")
+        )
+    nets = {name.split(":", 1)[1]: r.arrays for name, r in shown.items() if name.startswith("robustness:")}
+    if nets:
+        from grader.checks.check_robustness import LEARNS_TOP_LEFT
+
+        bars = figures.accuracy_bars(
+            {n: (float(a["top_left"]), float(a["bottom_right"])) for n, a in nets.items()}, LEARNS_TOP_LEFT
+        )
+        matrices = figures.confusion_matrices(
+            {n: a["confusion_bottom_right"] for n, a in nets.items()}, "bottom-right digits"
+        )
+        out.setdefault("robustness", []).extend(
+            [
+                "<p>Your networks, trained by the grader on top-left digits only, tested on both corners "
+                f"(dashed line: the {LEARNS_TOP_LEFT:.2f} a network must reach top-left).</p>"
+                + image(bars, "top-left and bottom-right accuracy of your networks"),
+                "<p>Where they go wrong on bottom-right digits:</p>"
+                + image(matrices, "confusion matrices on bottom-right digits"),
+            ]
+        )
+    return out
+
+
+def render(report: GradeReport, evidence: Evidence | None = None, title: str | None = None) -> str:
+    """The feedback page of ``report``, with pictures from ``evidence`` where its checks are public."""
+    groups = report.groups()
+    figs = pictures(report, evidence or Evidence())
+    parts = [
+        f"<h1>{escape(title or 'cnn-grader feedback')}</h1>",
+        f"<p class='score'><b>Score: {report.score:g} / {report.max_score:g}</b> "
+        f"(graded in {report.seconds:.1f} s)</p>",
+        "<table><tr><th>group</th><th>points</th><th>checks passed</th></tr>",
+    ]
+    for group, checks in groups.items():
+        got, total = sum(c.points for c in checks), sum(c.max_points for c in checks)
+        passed = sum(c.status == "passed" for c in checks)
+        parts.append(
+            f"<tr><td><a href='#{escape(group)}'>{escape(group)}</a></td><td>{got:g} / {total:g}</td>"
+            f"<td>{passed} / {len(checks)}</td></tr>"
+        )
+    parts.append("</table>")
+    parts += [f"<div class='note'>{escape(note)}</div>" for note in report.notes]
+    for group, checks in groups.items():
+        parts.append(f"<h2 id='{escape(group)}'>{escape(group)}</h2><ul>")
+        parts += [_check_block(c) for c in checks]
+        parts.append("</ul>")
+        parts += figs.get(group, [])
+    return page(title or "cnn-grader feedback", "\n".join(parts))
+
+
+def write(report: GradeReport, evidence: Evidence | None, path: Path, title: str | None = None) -> None:
+    """Write atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.write_text(render(report, evidence, title), encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,110 @@
+"""Hidden training checks: other data and batch sizes, a dropout model, other early-stopping scripts."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from grader.checks.check_training import _history, fit_call
+from grader.checks.registry import check
+from grader.judge import expect
+from grader.judge.faults import CheckFailure
+from grader.judge.session import GradingSession
+from grader.vectors.generate import reference_epoch, reference_evaluate
+
+FEATURES, CLASSES = 5, 4
+EPOCH_MODEL = {"name": "probe_mlp", "seed": 23, "features": FEATURES, "classes": CLASSES}
+EPOCH_SGD = {"lr": 0.05, "momentum": 0.5}
+EPOCH_SAMPLES, EPOCH_BATCH = 37, 6  # a last batch of one sample
+EVAL_MODEL = {**EPOCH_MODEL, "seed": 31, "dropout": 0.3}
+EVAL_SAMPLES, EVAL_BATCH = 23, 4
+# (validation accuracies, epochs, patience, epochs run, best epoch): the best is the very first epoch and a
+# later tie must not replace it; patience 1 stops after one epoch without improvement.
+SCRIPTS = (
+    ([0.9, 0.8, 0.9, 0.7, 0.95, 0.99, 0.99, 0.99], 8, 2, 3, 0),
+    ([0.1, 0.3, 0.2, 0.4, 0.35, 0.3, 0.2, 0.1], 8, 1, 3, 1),
+)
+
+
+def data(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, FEATURES, generator=generator)
+    return x.numpy(), torch.randint(CLASSES, (n,), generator=generator).numpy()
+
+
+def expected_values() -> list[object]:
+    stats, weights = reference_epoch(EPOCH_MODEL, *data(7, EPOCH_SAMPLES), EPOCH_BATCH, EPOCH_SGD)
+    evaluated = reference_evaluate(EVAL_MODEL, *data(8, EVAL_SAMPLES), EVAL_BATCH)
+    return [*stats.values(), *weights.values(), evaluated["loss"], evaluated["accuracy"], evaluated["y_pred"]]
+
+
+def _close(got: float, want: float, what: str) -> None:
+    if abs(got - want) > 1e-5:
+        raise CheckFailure(f"{what} is {got:.6f}, expected {want:.6f}.")
+
+
+@check("training/unseen_epoch", 2, tier="hidden")
+def test_unseen_epoch(grading: GradingSession) -> None:
+    x, y = data(7, EPOCH_SAMPLES)
+    what = f"train_one_epoch(model, loader of {EPOCH_SAMPLES} samples in batches of {EPOCH_BATCH}, SGD {EPOCH_SGD})"
+    reply = grading.ask(
+        "train_one_epoch",
+        what,
+        needs=("training.train_one_epoch",),
+        model=EPOCH_MODEL,
+        x=x,
+        y=y,
+        batch_size=EPOCH_BATCH,
+        optimizer=EPOCH_SGD,
+        start_mode="train",
+        record_steps=False,
+    )
+    stats, weights = reference_epoch(EPOCH_MODEL, x, y, EPOCH_BATCH, EPOCH_SGD)
+    result = expect.as_dict(reply["result"], what, ("loss", "accuracy"))
+    for key, want in stats.items():
+        _close(expect.as_float(result[key], f'{what}["{key}"]'), want, f'{what}["{key}"]')
+    for name, want in weights.items():
+        got = reply["weights"].get(name)
+        if not isinstance(got, np.ndarray):
+            raise CheckFailure(f"after {what} the model has no weight {name!r}.")
+        expect.close(got, want, 1e-5, f"weight {name} after {what}")
+
+
+@check("training/unseen_evaluate", 1, tier="hidden")
+def test_unseen_evaluate(grading: GradingSession) -> None:
+    x, y = data(8, EVAL_SAMPLES)
+    what = f"evaluate(dropout model in train mode, loader of {EVAL_SAMPLES} samples in batches of {EVAL_BATCH})"
+    reply = grading.ask(
+        "evaluate",
+        what,
+        needs=("training.evaluate",),
+        model=EVAL_MODEL,
+        x=x,
+        y=y,
+        batch_size=EVAL_BATCH,
+        start_mode="train",
+    )
+    want = reference_evaluate(EVAL_MODEL, x, y, EVAL_BATCH)
+    result = expect.as_dict(reply["result"], what, ("loss", "accuracy", "y_true", "y_pred"))
+    for key in ("loss", "accuracy"):
+        _close(expect.as_float(result[key], f'{what}["{key}"]'), want[key], f'{what}["{key}"]')
+    for key in ("y_true", "y_pred"):
+        got = expect.as_array(result[key], f'{what}["{key}"]').reshape(-1)
+        if not np.array_equal(got, want[key]):
+            raise CheckFailure(f'{what}["{key}"] differs from the expected labels in loader order.')
+
+
+@check("training/unseen_early_stopping", 2, tier="hidden")
+def test_unseen_early_stopping(grading: GradingSession) -> None:
+    for script, epochs, patience, run, best in SCRIPTS:
+        what = f"fit(epochs={epochs}, patience={patience}) with validation accuracies {script[:run]}..."
+        reply = fit_call(grading, script, epochs, patience)
+        if reply["epochs_run"] != run:
+            raise CheckFailure(f"{what} trained {reply['epochs_run']} epochs, expected {run}.")
+        _, _, got_best = _history(reply, what)
+        if got_best != best:
+            raise CheckFailure(f"{what} reported best_epoch {got_best}, expected {best}.")
+        snapshot = reply["snapshots"].get(str(best + 1)) or {}
+        final = reply["final"]
+        if not snapshot or any(not np.array_equal(final.get(k), v) for k, v in snapshot.items()):
+            raise CheckFailure(f"{what}: the final weights are not those of the best epoch {best}.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from grader.checks.check_training import _history, fit_call
+from grader.checks.check_training import _history, ask_epoch, expect_weights, fit_call
 from grader.checks.registry import check
 from grader.judge import expect
 from grader.judge.faults import CheckFailure
@@ -46,28 +46,12 @@ def _close(got: float, want: float, what: str) -> None:
 @check("training/unseen_epoch", 2, tier="hidden")
 def test_unseen_epoch(grading: GradingSession) -> None:
     x, y = data(7, EPOCH_SAMPLES)
-    what = f"train_one_epoch(model, loader of {EPOCH_SAMPLES} samples in batches of {EPOCH_BATCH}, SGD {EPOCH_SGD})"
-    reply = grading.ask(
-        "train_one_epoch",
-        what,
-        needs=("training.train_one_epoch",),
-        model=EPOCH_MODEL,
-        x=x,
-        y=y,
-        batch_size=EPOCH_BATCH,
-        optimizer=EPOCH_SGD,
-        start_mode="train",
-        record_steps=False,
-    )
+    reply, what = ask_epoch(grading, EPOCH_MODEL, x, y, EPOCH_BATCH, EPOCH_SGD)
     stats, weights = reference_epoch(EPOCH_MODEL, x, y, EPOCH_BATCH, EPOCH_SGD)
     result = expect.as_dict(reply["result"], what, ("loss", "accuracy"))
     for key, want in stats.items():
         _close(expect.as_float(result[key], f'{what}["{key}"]'), want, f'{what}["{key}"]')
-    for name, want in weights.items():
-        got = reply["weights"].get(name)
-        if not isinstance(got, np.ndarray):
-            raise CheckFailure(f"after {what} the model has no weight {name!r}.")
-        expect.close(got, want, 1e-5, f"weight {name} after {what}")
+    expect_weights(reply, weights, what)
 
 
 @check("training/unseen_evaluate", 1, tier="hidden")

@@ -322,10 +322,9 @@ def test_activations(grading: GradingSession) -> None:
         raise CheckFailure(f"{what} changed the model: " + "; ".join(problems))
 
 
-@check("gradcam/saliency_map", 1, hint="max over channels of |d logit / d x|; no normalisation")
-def test_saliency_map(grading: GradingSession) -> None:
-    case = SALIENCY_CASE
-    what = "saliency_map(model, x, target_class=tensor([1, 3])) on a test CNN"
+def saliency_matches(grading: GradingSession, case: CamCase, want: np.ndarray) -> None:
+    """saliency_map on ``case`` equals ``want`` and leaves the model and its input alone."""
+    what = f"saliency_map(model, x, target_class=tensor({case.target_class})) on a test CNN"
     reply = explain(
         grading,
         "gradcam.saliency_map",
@@ -337,8 +336,12 @@ def test_saliency_map(grading: GradingSession) -> None:
     )
     no_exception(reply, what)
     got = expect.as_array(reply["result"], what, (case.batch, case.height, case.width))
-    want = vectors.array("gradcam/saliency")
     expect.close(got, want, ATOL * max(1.0, float(np.abs(want).max())), what)
     problems = _side_effects(reply["changes"]) + (["x modified"] if reply["input_modified"] else [])
     if problems:
         raise CheckFailure(f"{what} changed the model or its input: " + "; ".join(problems))
+
+
+@check("gradcam/saliency_map", 1, hint="max over channels of |d logit / d x|; no normalisation")
+def test_saliency_map(grading: GradingSession) -> None:
+    saliency_matches(grading, SALIENCY_CASE, vectors.array("gradcam/saliency"))

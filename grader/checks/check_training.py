@@ -36,6 +36,34 @@ def loader(x: np.ndarray, y: np.ndarray) -> DataLoader:
     return DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=BATCH, shuffle=False)
 
 
+def ask_epoch(
+    grading: GradingSession, model: dict, x: np.ndarray, y: np.ndarray, batch: int, optimizer: dict, **extra: Any
+) -> tuple[dict, str]:
+    """Run train_one_epoch on ``model`` over (x, y) in batches of ``batch``; the reply and its description."""
+    what = f"train_one_epoch(model, loader of {len(x)} samples in batches of {batch}, SGD {optimizer})"
+    reply = grading.ask(
+        "train_one_epoch",
+        what,
+        needs=("training.train_one_epoch",),
+        model=model,
+        x=x,
+        y=y,
+        batch_size=batch,
+        optimizer=optimizer,
+        **{"start_mode": "train", "record_steps": False, **extra},
+    )
+    return reply, what
+
+
+def expect_weights(reply: dict, expected: dict[str, np.ndarray], after: str) -> None:
+    """The model's weights in ``reply`` equal ``expected`` (to 1e-5) ``after`` what was done."""
+    for name, want in expected.items():
+        got = reply["weights"].get(name)
+        if not isinstance(got, np.ndarray):
+            raise CheckFailure(f"after {after} the model has no weight {name!r}.")
+        expect.close(got, want, 1e-5, f"weight {name} after {after}")
+
+
 def train_call(
     grading: GradingSession,
     start_mode: str = "train",
@@ -43,22 +71,11 @@ def train_call(
     record_steps: bool = False,
 ) -> dict:
     optimizer = optimizer or MOMENTUM_SGD
-    x, y = dataset()
-    what = f"train_one_epoch(model, loader of {N_SAMPLES} samples in batches of {BATCH}, SGD {optimizer})"
     return grading.memo(
         ("train_one_epoch", start_mode, repr(optimizer), record_steps),
-        lambda: grading.ask(
-            "train_one_epoch",
-            what,
-            needs=("training.train_one_epoch",),
-            model=MODEL,
-            x=x,
-            y=y,
-            batch_size=BATCH,
-            optimizer=optimizer,
-            start_mode=start_mode,
-            record_steps=record_steps,
-        ),
+        lambda: ask_epoch(
+            grading, MODEL, *dataset(), BATCH, optimizer, start_mode=start_mode, record_steps=record_steps
+        )[0],
     )
 
 
@@ -79,11 +96,7 @@ def test_train_one_epoch_updates(grading: GradingSession) -> None:
     _, expected = stored_epoch()
     if reply["n_steps"] == 0:
         raise CheckFailure("train_one_epoch never called optimizer.step().")
-    for name, want in expected.items():
-        got = reply["weights"].get(name)
-        if not isinstance(got, np.ndarray):
-            raise CheckFailure(f"after train_one_epoch the model has no weight {name!r}.")
-        expect.close(got, want, 1e-5, f"weight {name} after one epoch of SGD with momentum ({reply['n_steps']} steps)")
+    expect_weights(reply, expected, f"one epoch of SGD with momentum ({reply['n_steps']} steps)")
 
 
 @check(

@@ -93,24 +93,23 @@ def score_histogram(scores: Sequence[float], max_score: float) -> bytes:
     return _png(fig)
 
 
-def pass_rates(rates: dict[str, float]) -> bytes:
-    """Horizontal bars: the fraction of students who passed each check."""
-    names = list(rates)
+def _horizontal_bars(values: dict[str, float], xlabel: str, color: str, xmax: float | None = None) -> bytes:
+    names = list(values)
     fig, ax = plt.subplots(figsize=(7, 0.5 + 0.22 * len(names)))
-    ax.barh(range(len(names)), [rates[n] for n in names], color="#55a868")
+    ax.barh(range(len(names)), [values[n] for n in names], color=color)
     ax.set_yticks(range(len(names)), names, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("fraction of students who passed")
+    if xmax is not None:
+        ax.set_xlim(0, xmax)
+    ax.set_xlabel(xlabel)
     return _png(fig)
+
+
+def pass_rates(rates: dict[str, float]) -> bytes:
+    """Horizontal bars: the fraction of students who passed each check."""
+    return _horizontal_bars(rates, "fraction of students who passed", "#55a868", xmax=1.0)
 
 
 def grading_times(seconds: dict[str, float]) -> bytes:
     """Bars: grading time per submission."""
-    names = list(seconds)
-    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.22 * len(names)))
-    ax.barh(range(len(names)), [seconds[n] for n in names], color="#8172b3")
-    ax.set_yticks(range(len(names)), names, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("grading time (s)")
-    return _png(fig)
+    return _horizontal_bars(seconds, "grading time (s)", "#8172b3")

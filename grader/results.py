@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from grader import atomic
 
 Status = Literal["passed", "failed", "error"]
 
@@ -68,7 +69,4 @@ class GradeReport:
 
 def write_json(data: dict, path: Path) -> None:
     """Write JSON atomically: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2))
-    tmp.replace(path)
+    atomic.write_text(path, json.dumps(data, indent=2))

@@ -9,12 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import statistics
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+from grader import atomic
 from grader.batch import store
 from grader.checks.registry import all_specs
 from grader.report import figures
@@ -70,11 +70,12 @@ def group_maxima() -> dict[str, float]:
 
 def gradebook(rows: list[Row]) -> str:
     """CSV: one row per student; points per check group, the total, status, time and reason."""
-    groups = list(group_maxima())
+    maxima = group_maxima()
+    groups = list(maxima)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student", "status", "total", *groups, "max_score", "seconds", "reason"])
-    maximum = sum(group_maxima().values())
+    maximum = sum(maxima.values())
     for row in rows:
         points = {g: sum(c.points for c in checks) for g, checks in row.report.groups().items()}
         writer.writerow(
@@ -176,15 +177,9 @@ def render(rows: list[Row]) -> str:
     return page("cnn-grader class summary", "\n".join(parts))
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def write(out: Path, students: list[str]) -> list[Row]:
     """Rebuild ``gradebook.csv`` and ``summary.html`` in ``out`` for ``students``; return their rows."""
     rows = load_rows(out, students)
-    _write(out / "gradebook.csv", gradebook(rows))
-    _write(out / "summary.html", render(rows))
+    atomic.write_text(out / "gradebook.csv", gradebook(rows))
+    atomic.write_text(out / "summary.html", render(rows))
     return rows

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 import grader
+from grader import atomic
 from grader.data import cache_dir
 
 VERSION = 1
@@ -64,7 +65,4 @@ class ObservationCache:
         if not self.enabled:
             return
         entry = self._entry(request)
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"value": value}))
-        tmp.replace(entry)
+        atomic.write_text(entry, json.dumps({"value": value}))

@@ -9,9 +9,9 @@ and result only: no message, no hint, no timing.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from grader import atomic
 from grader.results import GradeReport
 
 
@@ -48,7 +48,4 @@ def to_results(report: GradeReport) -> dict:
 
 def write(report: GradeReport, path: Path) -> None:
     """Write atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(to_results(report), indent=2))
-    tmp.replace(path)
+    atomic.write_text(path, json.dumps(to_results(report), indent=2))

@@ -8,10 +8,10 @@ shown only when that check is public (see :mod:`grader.judge.evidence`).
 from __future__ import annotations
 
 import base64
-import os
 from html import escape
 from pathlib import Path
 
+from grader import atomic
 from grader.judge.evidence import Evidence
 from grader.report import figures
 from grader.results import CheckResult, GradeReport
@@ -129,7 +129,4 @@ def render(report: GradeReport, evidence: Evidence | None = None, title: str | N
 
 def write(report: GradeReport, evidence: Evidence | None, path: Path, title: str | None = None) -> None:
     """Write atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(render(report, evidence, title), encoding="utf-8")
-    tmp.replace(path)
+    atomic.write_text(path, render(report, evidence, title))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from grader import atomic
 from grader.results import GradeReport
 
 
@@ -39,7 +39,4 @@ def render(report: GradeReport) -> str:
 
 
 def write(report: GradeReport, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(render(report))
-    tmp.replace(path)
+    atomic.write_text(path, render(report))

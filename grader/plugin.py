@@ -27,6 +27,15 @@ CHECKS_DIR = Path(__file__).parent / "checks"
 PUBLIC_ONLY_NOTE = "public checks only: the final grade also runs hidden checks (the same functions, other inputs)"
 
 
+REFUSAL = "cannot grade"
+
+
+def refusal(output: str) -> str | None:
+    """Why a grading run refused its submission (from its last ``cannot grade PATH: reason`` line), or None."""
+    lines = [line for line in output.splitlines() if REFUSAL in line]
+    return lines[-1].split(REFUSAL, 1)[1].split(": ", 1)[-1].strip() if lines else None
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("cnn-grader")
     group.addoption("--submission", help="grade this folder of modules or zip (runs the cnn-grader checks)")
@@ -89,7 +98,7 @@ class SubmissionSession:
         try:
             self.session = GradingSession(self.source, self.options)
         except (BadSubmission, SandboxUnavailable) as exc:
-            raise pytest.UsageError(f"cannot grade {self.source}: {exc}") from None
+            raise pytest.UsageError(f"{REFUSAL} {self.source}: {exc}") from None
         self.session.start()
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

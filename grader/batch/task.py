@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from grader.plugin import refusal
+
 Status = Literal["graded", "unreadable", "crashed", "timed out"]
 REPORT_FILES = ("results.json", "report.json", "feedback.md", "feedback.html")
 
@@ -148,9 +150,8 @@ def run(task: GradeTask) -> Outcome:
         files = {name: (out / name).read_bytes() for name in REPORT_FILES if (out / name).is_file()}
         if proc.returncode == 0 and "results.json" in files:
             return Outcome(task.student, "graded", "", seconds, host, files)
-        lines = [line for line in (stdout + stderr).splitlines() if "cannot grade" in line]
-        if lines:
-            reason = lines[-1].split("cannot grade", 1)[1].split(":", 1)[-1].strip()
+        reason = refusal(stdout + stderr)
+        if reason is not None:
             reason = reason.replace(str(submission), submission.name)
             return Outcome(task.student, "unreadable", f"the submission could not be read: {reason}", seconds, host)
         reason = f"the grader exited with code {proc.returncode}: {_tail(stderr or stdout)}"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from grader.data import DataUnavailable, load_split
-from grader.judge.trained import quadrant_cam_weights
+from grader.data import DataUnavailable
+from grader.judge.trained import prepare_shared
 
 
 def warm(data_root: str | None) -> str:
@@ -13,8 +13,7 @@ def warm(data_root: str | None) -> str:
     the log; missing data is reported, not raised (each grading then says so in its own results).
     """
     try:
-        split = load_split(data_root)
+        split = prepare_shared(data_root)
     except DataUnavailable as exc:
         return f"no data prepared: {exc}"
-    quadrant_cam_weights(split)
     return f"data and reference model ready ({split.source})"

@@ -9,11 +9,21 @@ import numpy as np
 import torch
 
 from grader import testmodels
-from grader.data import DigitSplit, cache_dir
+from grader.data import DigitSplit, cache_dir, load_split
 from grader.quadrants import CORNERS, digits_to_canvas
 from grader.worker.trainer import Budget, train_classifier
 
 QUADRANT_CAM_VERSION = 1
+
+
+def prepare_shared(data_root: str | None = None) -> DigitSplit:
+    """Load the split (decompressing it into the cache) and train the Grad-CAM model: once, cached on disk.
+
+    Run before many gradings (a batch, an autograder's set-up) so that none of them pays for it.
+    """
+    split = load_split(data_root)
+    quadrant_cam_weights(split)
+    return split
 
 
 def quadrant_canvases(digits: np.ndarray, seed: int) -> tuple[torch.Tensor, np.ndarray]:

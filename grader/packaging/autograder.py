@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from grader.plugin import refusal
 from grader.report import gradescope
 from grader.results import GradeReport
 
@@ -39,19 +40,15 @@ def grade(root: Path) -> int:
 
 def failure(proc: subprocess.CompletedProcess) -> str:
     """What a student reads when no grading happened: the judge's refusal, never a traceback."""
-    for line in (proc.stdout + proc.stderr).splitlines():
-        if "cannot grade" in line:
-            return UNGRADABLE.format(reason=line.split("cannot grade", 1)[1].split(": ", 1)[-1].strip())
-    return GRADER_FAILED.format(code=proc.returncode)
+    reason = refusal(proc.stdout + proc.stderr)
+    return GRADER_FAILED.format(code=proc.returncode) if reason is None else UNGRADABLE.format(reason=reason)
 
 
 def prepare() -> None:
     """Load (downloading if need be) the quadrant digits and train the Grad-CAM peak check's model."""
-    from grader.data import load_split
-    from grader.judge.trained import quadrant_cam_weights
+    from grader.judge.trained import prepare_shared
 
-    split = load_split()
-    quadrant_cam_weights(split)
+    split = prepare_shared()
     print(f"prepared: {split.source}")
 
 

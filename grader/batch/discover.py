@@ -29,10 +29,10 @@ from pathlib import Path
 
 import yaml
 
+from grader.judge.contained import SKIPPED_PARTS, contained_files, read_contained
 from grader.judge.submission import BadSubmission, extract
 
 MAX_SUBMISSION_BYTES = 50 * 2**20
-SKIPPED_PARTS = {".git", "__pycache__", ".ipynb_checkpoints", "__MACOSX"}
 CANVAS_FILE = re.compile(r"^(?P<student>[a-z0-9]+)(?:_LATE)?_(?P<user>\d+)_(?P<sub>\d+)_(?P<file>.+)$")
 CANVAS_RESUBMISSION = re.compile(r"-\d+(?=\.[^.]+$)")
 GRADEABLE_SUFFIXES = (".zip", ".ipynb", ".py")
@@ -55,14 +55,16 @@ def slug(name: str) -> str:
     return cleaned[:80] or "student"
 
 
-def _zip_folder(folder: Path) -> bytes:
+def _zip_folder(folder: Path) -> bytes | None:
+    """The folder's contained files (never what a link inside it points at outside it), zipped in memory;
+    None when they hold more than the size limit."""
+    tree = contained_files(folder)
+    if tree.total_bytes > MAX_SUBMISSION_BYTES:
+        return None
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(folder.rglob("*")):
-            relative = path.relative_to(folder)
-            if path.is_symlink() or not path.is_file() or SKIPPED_PARTS.intersection(relative.parts):
-                continue
-            zf.write(path, relative.as_posix())
+        for relative, path in sorted(tree.files.items()):
+            zf.writestr(relative, read_contained(path))
     return buffer.getvalue()
 
 
@@ -70,20 +72,25 @@ def _zip_files(files: dict[str, Path]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, path in sorted(files.items()):
-            zf.write(path, name)
+            zf.writestr(name, read_contained(path))
     return buffer.getvalue()
 
 
 def _entry(student: str, path: Path, layout: str) -> Entry:
     """An entry for a folder or a single file; too large or unreadable entries carry a ``problem``."""
     student = slug(student)
+    if path.is_symlink():
+        return Entry(student, path.name, b"", layout, f"{path.name} is a symbolic link; links are not followed")
     try:
         if path.is_dir():
-            data, filename = _zip_folder(path), "submission.zip"
-        elif path.suffix.lower() in GRADEABLE_SUFFIXES and path.is_file() and not path.is_symlink():
+            zipped, filename = _zip_folder(path), "submission.zip"
+            if zipped is None:
+                return Entry(student, path.name, b"", layout, "the submission is larger than 50 MiB")
+            data = zipped
+        elif path.suffix.lower() in GRADEABLE_SUFFIXES and path.is_file():
             if path.stat().st_size > MAX_SUBMISSION_BYTES:
                 return Entry(student, path.name, b"", layout, f"{path.name} is larger than 50 MiB")
-            data, filename = path.read_bytes(), path.name
+            data, filename = read_contained(path), path.name
         else:
             return Entry(student, path.name, b"", layout, f"{path.name} is not a folder, notebook or zip file")
     except OSError as exc:
@@ -94,13 +101,20 @@ def _entry(student: str, path: Path, layout: str) -> Entry:
 
 
 def _visible(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.name not in SKIPPED_PARTS)
+    """The entries of ``folder`` a layout may read: no hidden names, and no links (they could point anywhere)."""
+    return sorted(
+        p for p in folder.iterdir() if not p.name.startswith(".") and p.name not in SKIPPED_PARTS and not p.is_symlink()
+    )
+
+
+def _links(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_symlink() and not p.name.startswith("."))
 
 
 def _gradescope(root: Path) -> list[Entry]:
     metadata = yaml.safe_load((root / "submission_metadata.yml").read_text()) or {}
     entries = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("submission_")):
+    for folder in (p for p in _visible(root) if p.is_dir() and p.name.startswith("submission_")):
         submitters = (metadata.get(folder.name) or {}).get(":submitters") or [{}]
         first = submitters[0] or {}
         email = str(first.get(":email") or "")
@@ -136,7 +150,8 @@ def _classroom(root: Path, repos: list[Path]) -> list[Entry]:
 def detect(root: Path) -> str:
     """Which layout ``root`` (an unpacked folder) is in."""
     children = _visible(root)
-    if (root / "submission_metadata.yml").is_file():
+    metadata = root / "submission_metadata.yml"
+    if metadata.is_file() and not metadata.is_symlink():
         return "gradescope"
     files = [p for p in children if p.is_file()]
     if files and sum(bool(CANVAS_FILE.match(p.name)) for p in files) == len(files):
@@ -174,6 +189,7 @@ def discover(submissions: Path) -> list[Entry]:
         entries = _classroom(root, [p for p in _visible(root) if p.is_dir()])
     else:
         entries = [_entry(p.stem if p.is_file() else p.name, p, "plain") for p in _visible(root)]
+    entries += [_entry(p.stem if p.suffix else p.name, p, layout) for p in _links(root)]  # each says why not read
     return _unique(entries)
 
 

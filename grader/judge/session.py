@@ -102,10 +102,12 @@ class GradingSession:
         self.workdir = Path(tempfile.mkdtemp(prefix="cnn-grader-"))
         self.workdir.chmod(0o755)
         try:
-            self.submission = submission_files.prepare(self.source, self.workdir / "submission")
+            prepared = submission_files.prepare(self.source, self.workdir / "submission")
         except BaseException:
             shutil.rmtree(self.workdir, ignore_errors=True)
             raise
+        self.submission = prepared.folder
+        self.notes += prepared.notes
         self.inputs = self.workdir / "inputs"  # written by the judge only, read-only for the worker
         self.scratch = self.workdir / "scratch"  # the worker's working directory and HOME
         for folder in (self.inputs, self.scratch / "home"):

@@ -2,7 +2,7 @@
 
     python docs/screenshots.py OUT_DIR [--width 1000] [--students 3] [--dest docs/img]
 
-``OUT_DIR`` is the output folder of ``cnn-grader batch`` (``summary.html`` and ``<student>/feedback.html``).
+``OUT_DIR`` is the output folder of ``cnn-grader batch`` (``summary.html`` and ``students/<student>/feedback.html``).
 Writes ``summary.png`` and ``feedback-<student>.png`` for the first few students (in name order) with the
 same headless Chromium as ``tests/test_html_render.py`` (Debian's ``chromium`` and ``chromium-driver``).
 """
@@ -23,7 +23,7 @@ DOCS = Path(__file__).resolve().parent
 def pages(out: Path, students: int) -> list[tuple[Path, str]]:
     """(HTML file, PNG name) pairs: the summary, then the first ``students`` feedback pages."""
     found = [(out / "summary.html", "summary.png")] if (out / "summary.html").is_file() else []
-    feedback = sorted(p for p in out.glob("*/feedback.html") if p.is_file())
+    feedback = sorted(p for p in out.glob("students/*/feedback.html") if p.is_file())
     for path in feedback[:students]:
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", path.parent.name)
         found.append((path, f"feedback-{name}.png"))
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     todo = pages(args.out, args.students)
     if not todo:
-        print(f"error: no summary.html or */feedback.html in {args.out}", file=sys.stderr)
+        print(f"error: no summary.html or students/*/feedback.html in {args.out}", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory(prefix="cnn-grader-screenshots-") as tmp:
         driver = browser.launch(Path(tmp), width=args.width)

@@ -1,11 +1,8 @@
-"""``cnn-grader``: grade a submission (autograders, instructors) or check your own work (students).
+"""``cnn-grader``: check your own work (students) or grade a submission (autograders, instructors).
 
-``grade SUBMISSION --out DIR`` writes ``DIR/results.json`` (Gradescope's schema), ``DIR/feedback.md`` and
-``DIR/feedback.html`` and exits 0 whenever grading completed, whatever the score. ``batch SUBMISSIONS
---out DIR`` grades a whole class (docs/batch.md). ``check [PATH]`` runs the same checks on
-``exercises/`` (or PATH) and prints points, failures and hints. ``--tiers public|all`` picks the checks
-(default: all where the hidden tier is installed). Instructors also get ``release OUT`` (the student
-bundle) and ``gradescope ZIP`` (the autograder); see docs/packaging.md.
+Exit codes of ``grade``: 0 graded (whatever the score), 2 the submission could not be read (or a usage
+error), 3 a grader fault (missing data, a broken sandbox, a grader bug: the grade is incomplete). ``check``
+exits 0 when every check passed, 1 when one failed, 2 and 3 as ``grade``.
 """
 
 from __future__ import annotations
@@ -19,11 +16,32 @@ from pathlib import Path
 import pytest
 
 from grader.checks.registry import TIER_CHOICES, check_paths, hidden_dir
+from grader.judge.faults import GRADER_FAULT_EXIT
+from grader.plugin import REFUSAL as REFUSAL_PREFIX
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 COMPLETED = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
 PACKAGING = importlib.util.find_spec("grader.packaging") is not None  # absent from the student bundle
 BATCH = importlib.util.find_spec("grader.batch") is not None  # absent from the student bundle
+REFUSED_EXIT = 2
+
+
+def description() -> str:
+    """What this installation's ``cnn-grader`` does (the student bundle has no instructor commands)."""
+    lines = [
+        "Check your own work (students) or grade a submission (autograders, instructors).",
+        "",
+        "  cnn-grader check [PATH]            grade exercises/ (or PATH) and print points, failures and hints",
+        "  cnn-grader check -k NAME           only the checks whose name or group contains NAME",
+        "  cnn-grader check --list            every check with its points",
+        "  cnn-grader grade SUBMISSION --out DIR   write results.json, feedback.md and feedback.html",
+    ]
+    if BATCH:
+        lines.append("  cnn-grader batch SUBMISSIONS --out DIR   grade a whole class (docs/batch.md)")
+    if PACKAGING:
+        lines.append("  cnn-grader release OUT / gradescope ZIP  student bundle / autograder (docs/packaging.md)")
+    lines += ["", __doc__.split("\n\n", 1)[1].replace("``", "").strip()]
+    return "\n".join(lines)
 
 
 def pytest_args(submission: Path, args: argparse.Namespace) -> list[str]:
@@ -46,6 +64,8 @@ def pytest_args(submission: Path, args: argparse.Namespace) -> list[str]:
         str(args.cell_timeout),
         "--sandbox",
         args.sandbox,
+        "--rerun-command",
+        "cnn-grader check" if getattr(args, "command", "check") == "check" else "cnn-grader grade SUBMISSION --out DIR",
         "--tb=no",
         "-rN",
         "-q",
@@ -77,12 +97,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tiers", choices=TIER_CHOICES, help="public checks, or all (default: all where the hidden tier is installed)"
     )
-    parser.add_argument("-k", help="only checks matching this pytest -k expression")
+    parser.add_argument("-k", help="only the checks whose name or group contains this (a pytest -k expression)")
+    parser.add_argument("--list", action="store_true", help="list the checks with their points and exit")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="cnn-grader", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="cnn-grader", description=description(), formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
     grade = sub.add_parser("grade", help="grade a submission and write results.json and feedback.md")
@@ -100,6 +121,15 @@ def main(argv: list[str] | None = None) -> int:
         batch.add_argument("--regrade", action="store_true", help="grade students again even if already graded")
         batch.add_argument("--student-timeout", type=float, default=900.0, help="seconds one grading may take in all")
         batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+        batch.add_argument(
+            "--similarity-threshold",
+            type=float,
+            default=0.75,
+            help="flag pairs whose code similarity reaches this, 0 to 1 (default 0.75; docs/batch.md)",
+        )
+        batch.add_argument("--late-penalty", type=float, default=0.0, help="fraction taken off a late submission")
+        batch.add_argument("--late-penalty-per-day", type=float, default=0.0, help="fraction per started day late")
+        batch.add_argument("--due", help="due date (ISO 8601) for exports without a late marker (Gradescope)")
         _common(batch)
     check = sub.add_parser("check", help="check your own exercises and see points and hints")
     check.add_argument("path", type=Path, nargs="?", default=Path("exercises"), help="default: exercises/")
@@ -114,8 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--tiers all: the hidden checks are not installed here (install the instructor's grader)")
     if args.command in ("release", "gradescope"):
         return _package(args)
+    if getattr(args, "list", False):
+        return _list(args)
 
     if args.command == "grade":
+        if not args.submission.exists() and not args.submission.is_symlink():
+            print(f"cnn-grader grade: {REFUSAL_PREFIX} {args.submission}: it does not exist", file=sys.stderr)
+            return REFUSED_EXIT
         args.out.mkdir(parents=True, exist_ok=True)
         extra = [
             "--results-json",
@@ -133,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         if code in COMPLETED:
             print(f"results: {args.out / 'results.json'}\nfeedback: {args.out / 'feedback.md'}, feedback.html")
             return 0
-        return int(code) or 1
+        _remove_if_empty(args.out)
+        return _exit_code(code)
 
     if args.command == "batch":
         return _batch(args)
@@ -141,7 +177,38 @@ def main(argv: list[str] | None = None) -> int:
     if not args.path.exists():
         parser.error(f"{args.path} does not exist; run from your course folder or pass the path to your modules")
     code = pytest.main(pytest_args(args.path, args))
-    return 0 if code == pytest.ExitCode.OK else int(code)
+    return 1 if code == pytest.ExitCode.TESTS_FAILED else _exit_code(code)
+
+
+def _exit_code(code: int) -> int:
+    """pytest's exit code as this command's (see the module docstring)."""
+    if code == GRADER_FAULT_EXIT:
+        return GRADER_FAULT_EXIT
+    if code in (pytest.ExitCode.OK,):
+        return 0
+    if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
+        return REFUSED_EXIT
+    return GRADER_FAULT_EXIT  # an internal error or an interrupted run: never a grade
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def _list(args: argparse.Namespace) -> int:
+    """Print every check of the chosen tiers: name, points, tier."""
+    from grader.checks.registry import all_specs
+
+    specs = all_specs(getattr(args, "tiers", None))
+    width = max(len(s.name) for s in specs)
+    for spec in specs:
+        tier = "" if spec.tier == "public" else f"  ({spec.tier})"
+        print(f"{spec.name:<{width}}  {spec.points:4g} points{tier}")
+    print(f"{'total':<{width}}  {sum(s.points for s in specs):4g} points; select with -k NAME (a name, part, or group)")
+    return 0
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -152,6 +219,13 @@ def _batch(args: argparse.Namespace) -> int:
     from grader.batch.runner import run_batch
     from grader.batch.task import GradeSettings
     from grader.judge.submission import BadSubmission
+    from grader.late import LatePolicy
+
+    try:
+        policy = LatePolicy(args.late_penalty, args.late_penalty_per_day)
+    except ValueError as exc:
+        print(f"cnn-grader batch: {exc}", file=sys.stderr)
+        return 2
 
     settings = GradeSettings(
         device=args.device,
@@ -178,6 +252,9 @@ def _batch(args: argparse.Namespace) -> int:
             cluster=args.cluster,
             regrade=args.regrade,
             progress=not args.no_progress,
+            similarity_threshold=args.similarity_threshold,
+            late_policy=policy,
+            due=args.due,
         )
     except BadSubmission as exc:
         print(f"cnn-grader batch: {exc}", file=sys.stderr)

@@ -4,20 +4,25 @@
 a worker process. One small class per concern, after okpy's pytest-grader:
 
 - :class:`SubmissionSession` owns the grading session (the worker) and the shared fixtures;
-- :class:`PointsRecorder` turns test outcomes into :class:`~grader.results.CheckResult` records and
-  prints the points;
+- :class:`PointsRecorder` turns test outcomes into :class:`~grader.results.CheckResult` records;
+- :class:`ConsoleReporter` replaces pytest's terminal output: progress while grading, then the report
+  (:mod:`grader.report.console`) with the points last;
 - :class:`ReportWriter` writes Gradescope ``results.json``, ``feedback.md`` and ``feedback.html`` when asked.
+
+Checks can be selected with ``-k`` by their names (``-k shapes/conv_output_size``, ``-k
+robust_net_keeps_bottom_right``) and group names (``-k gradcam``), as the reports print them.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from grader.checks.registry import TIER_CHOICES, HiddenTierMissing, check_paths, hidden_dir, spec_of
-from grader.judge.faults import CheckFailure, SubmissionFault
+from grader.judge.faults import GRADER_FAULT_EXIT, CheckFailure, GraderFault, StudentError, SubmissionFault
 from grader.judge.sandbox import SandboxUnavailable
 from grader.judge.session import GradeOptions, GradingSession
 from grader.judge.submission import BadSubmission
@@ -25,9 +30,9 @@ from grader.results import CheckResult, GradeReport, write_json
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 PUBLIC_ONLY_NOTE = "public checks only: the final grade also runs hidden checks (the same functions, other inputs)"
-
-
-REFUSAL = "cannot grade"
+DATA_FIXTURE = "digits"
+REFUSAL = "cannot grade"  # the submission cannot be read (exit 2)
+GRADER_FAULT = "grader fault"  # the grader cannot grade at all (exit 3): never the student's 0
 
 
 def refusal(output: str) -> str | None:
@@ -52,9 +57,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--report-json", default=None, help="write the full report (every message) as JSON here")
     group.addoption("--evidence", default=None, help="write the arrays behind the HTML feedback's figures here")
     group.addoption("--tiers", default=None, choices=TIER_CHOICES, help="public, or all (default: all if installed)")
+    group.addoption("--rerun-command", default="pytest", help="how the report tells students to re-run one check")
+    group.addoption("--pytest-output", action="store_true", help="keep pytest's own terminal output")
     parser.addini("cnn_grader_submission", "default --submission (relative to this ini file)", default=None)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's terminal reporter exists: the console replaces it
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cnn_check(spec): a graded cnn-grader check")
     submission = config.getoption("submission")
@@ -77,12 +85,38 @@ def pytest_configure(config: pytest.Config) -> None:
         sandbox=config.getoption("sandbox"),
         use_cache=not config.getoption("no_cache"),
     )
-    recorder = PointsRecorder(str(submission), verbose_failures=config.getoption("tbstyle") == "no")
-    if hidden_dir() is None:
+    recorder = PointsRecorder(str(submission))
+    if hidden_dir() is None or config.getoption("tiers") == "public":
         recorder.report.notes.append(PUBLIC_ONLY_NOTE)
-    config.pluginmanager.register(SubmissionSession(Path(submission), options, recorder), "cnn-grader-session")
+    session = SubmissionSession(Path(submission), options, recorder)
+    config.pluginmanager.register(session, "cnn-grader-session")
     config.pluginmanager.register(recorder, "cnn-grader-points")
     config.pluginmanager.register(ReportWriter(recorder, config), "cnn-grader-report")
+    if not config.getoption("pytest_output"):
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            config.pluginmanager.unregister(terminal)
+        config.pluginmanager.register(ConsoleReporter(recorder, session, config), "cnn-grader-console")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k deselects: check and group names become keywords
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Check names, their short names and group names become ``-k`` keywords; each group's hidden checks
+    run right after its public ones, so every report lists a group in one piece."""
+    groups: list[str] = []
+    for item in items:
+        spec = spec_of(item)
+        if spec is not None:
+            group = spec.name.split("/", 1)[0]
+            item.extra_keyword_matches.update({spec.name, spec.name.split("/", 1)[-1], group})
+            if group not in groups:
+                groups.append(group)
+
+    def order(item: pytest.Item) -> tuple[int, bool]:
+        spec = spec_of(item)
+        return (groups.index(spec.name.split("/", 1)[0]), spec.tier == "hidden") if spec else (len(groups), False)
+
+    items.sort(key=order)
 
 
 class SubmissionSession:
@@ -97,13 +131,31 @@ class SubmissionSession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         try:
             self.session = GradingSession(self.source, self.options)
-        except (BadSubmission, SandboxUnavailable) as exc:
+        except BadSubmission as exc:
             raise pytest.UsageError(f"{REFUSAL} {self.source}: {exc}") from None
+        except SandboxUnavailable as exc:
+            pytest.exit(f"{GRADER_FAULT}: the sandbox cannot run here: {exc}", returncode=GRADER_FAULT_EXIT)
+        self.recorder.session = self.session
+        self.recorder.report.graded_files = self.session.graded_files()
         self.session.start()
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Stop before grading when the data the selected checks need is missing (a grader fault, not the student's)."""
+        if self.session is None or not any(DATA_FIXTURE in getattr(i, "fixturenames", ()) for i in session.items):
+            return
+        from grader.data import DataUnavailable
+        from grader.judge.digits import load_digits
+
+        try:
+            load_digits(self.options.data_root)
+        except DataUnavailable as exc:
+            self.session.close()
+            self.session = None
+            pytest.exit(f"{GRADER_FAULT}: the grader's data is missing. {exc}", returncode=GRADER_FAULT_EXIT)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.session is not None:
-            self.recorder.report.notes.extend(self.session.notes)
+            self.recorder.report.notes.extend(self.session.redact(n) for n in self.session.notes)
             self.session.close()
 
 
@@ -131,11 +183,11 @@ def digits(request: pytest.FixtureRequest, grading: GradingSession):
 
 
 class PointsRecorder:
-    """Records every check's outcome and prints a points table at the end."""
+    """Records every check's outcome: points, status, the message (without host paths) and shared problems."""
 
-    def __init__(self, submission: str, verbose_failures: bool = False) -> None:
+    def __init__(self, submission: str) -> None:
         self.report = GradeReport(submission)
-        self.verbose_failures = verbose_failures
+        self.session: GradingSession | None = None
         self._started = time.perf_counter()
 
     @pytest.hookimpl(hookwrapper=True)
@@ -146,46 +198,108 @@ class PointsRecorder:
         if spec is None:
             return
         excinfo = call.excinfo
-        if excinfo is not None and isinstance(excinfo.value, CheckFailure | SubmissionFault):
+        if excinfo is not None and isinstance(excinfo.value, CheckFailure | SubmissionFault | GraderFault):
             report.longrepr = excinfo.value.message
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self._record(spec, report, excinfo)
+
+    def _redact(self, text: str) -> str:
+        return self.session.redact(text) if self.session is not None else text
 
     def _record(self, spec, report: pytest.TestReport, excinfo) -> None:
         if report.passed:
             result = CheckResult(spec.name, spec.points, spec.points, "passed", hint=spec.hint, tier=spec.tier)
         else:
             value = excinfo.value if excinfo else None
-            known = isinstance(value, CheckFailure | SubmissionFault)
-            message = value.message if known else f"grader error: {type(value).__name__}: {value}"
-            hint = getattr(value, "hint", None) or spec.hint
-            result = CheckResult(spec.name, 0.0, spec.points, "failed" if known else "error", message, hint, spec.tier)
+            if isinstance(value, CheckFailure | SubmissionFault):
+                message = self._redact(value.message)
+                hint = getattr(value, "hint", None) or spec.hint
+                result = CheckResult(spec.name, 0.0, spec.points, "failed", message, hint, spec.tier)
+                problem = getattr(value, "problem", None)
+                if problem:  # one cause, many checks: its message once, a pointer here
+                    self.report.problems.setdefault(problem, message)
+                    result.problem, result.hint = problem, None
+                    result.message = f"not graded: {problem} (see the problem reported once above)"
+                if isinstance(value, StudentError) and value.not_implemented:
+                    result.not_implemented, result.hint = value.not_implemented, None
+            else:  # the grader's own fault: no hint blames the student
+                why = value.message if isinstance(value, GraderFault) else f"{type(value).__name__}: {value}"
+                result = CheckResult(spec.name, 0.0, spec.points, "error", f"grader error: {self._redact(why)}")
+                result.tier = spec.tier
         result.seconds = round(report.duration, 3)
         self.report.checks.append(result)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.report.seconds = round(time.perf_counter() - self._started, 2)
+        if self.report.grader_faults and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = GRADER_FAULT_EXIT
 
-    def pytest_terminal_summary(self, terminalreporter) -> None:
-        tr = terminalreporter
-        tr.section("cnn-grader points")
-        for group, checks in self.report.groups().items():
-            got, total = sum(c.points for c in checks), sum(c.max_points for c in checks)
-            tr.write_line(f"{group:<12} {got:5.1f} / {total:5.1f}")
-        tr.write_line(f"{'total':<12} {self.report.score:5.1f} / {self.report.max_score:5.1f}")
-        for note in self.report.notes:
-            tr.write_line(f"note: {note}")
-        if self.verbose_failures:
-            for check in self.report.checks:
-                if check.status == "passed":
-                    continue
-                tr.write_line("")
-                if check.tier == "hidden":  # name and result only
-                    tr.write_line(f"{check.name} (0 / {check.max_points:g}): failed (hidden check)", red=True)
-                    continue
-                tr.write_line(f"{check.name} (0 / {check.max_points:g}): {check.message}", red=True)
-                if check.hint:
-                    tr.write_line(f"  hint: {check.hint}")
+
+class ConsoleReporter:
+    """What a student sees in the terminal: progress while grading, then the report with the points last."""
+
+    def __init__(self, recorder: PointsRecorder, session: SubmissionSession, config: pytest.Config) -> None:
+        self.recorder = recorder
+        self.session = session
+        self.rerun = config.getoption("rerun_command")
+        self.keyword = config.getoption("keyword")
+        self._group: str | None = None
+        self._capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def _write(self, text: str) -> None:
+        """Write to the terminal, also from inside a running check (where pytest captures output)."""
+        if self._capture is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return
+        with self._capture.global_and_fixture_disabled():
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.session.session is not None:
+            self.session.session.progress = self._progress
+            self._write(f"cnn-grader: grading {self.session.source} ({len(session.items)} checks)\n")
+        if not session.items and self.keyword:
+            self._write(
+                f"no check matches -k {self.keyword!r}: give a check name (shapes/conv_output_size), part of "
+                "one (conv_output), or a group (gradcam); every check: cnn-grader check --list\n"
+            )
+
+    def _progress(self, line: str) -> None:
+        self._group = None
+        self._write(f"\n    {line}")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call" and not (report.when == "setup" and not report.passed):
+            return
+        checks = self.recorder.report.checks
+        if not checks:
+            return
+        check = checks[-1]
+        if check.group != self._group:
+            self._group = check.group
+            self._write(f"\n  {check.group:<12} ")
+        self._write({"passed": ".", "failed": "F", "error": "E"}[check.status])
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self._write(f"\ngrader error while collecting the checks:\n{report.longreprtext}\n")
+
+    def pytest_keyboard_interrupt(self, excinfo) -> None:
+        message = getattr(excinfo.value, "msg", None) or "interrupted"
+        sys.stderr.write(f"\n{message}\n")
+
+    def pytest_internalerror(self, excrepr) -> bool:
+        sys.stderr.write(f"INTERNALERROR (a grader bug, not your code):\n{excrepr}\n")
+        return True
+
+    @pytest.hookimpl(trylast=True)  # after the session's notes are in the report
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from grader.report import console
+
+        if self.recorder.report.checks:
+            self._write("\n" + console.render(self.recorder.report, self.rerun))
 
 
 class ReportWriter:
@@ -204,6 +318,8 @@ class ReportWriter:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         from grader.report import gradescope, markdown
 
+        if not self.recorder.report.checks and session.exitstatus == GRADER_FAULT_EXIT:
+            return  # stopped before grading (no data, no sandbox): no report that could read as a grade
         if self.results_json:
             gradescope.write(self.recorder.report, Path(self.results_json))
         if self.feedback_md:

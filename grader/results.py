@@ -17,7 +17,10 @@ class CheckResult:
     """The outcome of one check.
 
     ``failed`` means the submission lost the points (wrong answer, exception, timeout); ``error`` means
-    the grader itself could not run the check (a bug or missing data) and the points are withheld too.
+    the grader itself could not run the check (a bug, a broken sandbox) and the points are withheld too:
+    it is shown without a hint, and ``cnn-grader grade`` exits non-zero. ``problem`` names a cause shared
+    with other checks (a module that failed to import: :attr:`GradeReport.problems` has its message);
+    ``not_implemented`` the student function that still raises ``NotImplementedError``.
     """
 
     name: str
@@ -28,20 +31,33 @@ class CheckResult:
     hint: str | None = None
     tier: str = "public"
     seconds: float = 0.0
+    problem: str | None = None
+    not_implemented: str | None = None
 
     @property
     def group(self) -> str:
         return self.name.split("/", 1)[0]
 
+    @property
+    def rank(self) -> int:
+        """How informative a failure is: a wrong answer (0) before an untouched stub (1) before a blocked check (2)."""
+        return 2 if self.problem else 1 if self.not_implemented else 0
+
 
 @dataclass
 class GradeReport:
-    """All check results of one submission plus notes on how it was graded."""
+    """All check results of one submission plus notes on how it was graded.
+
+    ``graded_files`` maps each exercise module to the file it was graded from; ``problems`` maps a shared
+    cause (see :attr:`CheckResult.problem`) to its message, reported once.
+    """
 
     submission: str
     checks: list[CheckResult] = field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    graded_files: dict[str, str] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -50,6 +66,22 @@ class GradeReport:
     @property
     def max_score(self) -> float:
         return sum(c.max_points for c in self.checks)
+
+    @property
+    def grader_faults(self) -> list[CheckResult]:
+        """Checks the grader could not run for its own reasons (status ``error``)."""
+        return [c for c in self.checks if c.status == "error"]
+
+    def blocked(self, problem: str) -> list[CheckResult]:
+        return [c for c in self.checks if c.problem == problem]
+
+    def not_implemented(self) -> dict[str, list[CheckResult]]:
+        """Student function -> the failed checks whose only finding is that it is not implemented yet."""
+        found: dict[str, list[CheckResult]] = {}
+        for check in self.checks:
+            if check.status != "passed" and check.not_implemented and not check.problem:
+                found.setdefault(check.not_implemented, []).append(check)
+        return found
 
     def groups(self) -> dict[str, list[CheckResult]]:
         grouped: dict[str, list[CheckResult]] = {}
@@ -64,7 +96,14 @@ class GradeReport:
     def from_json(cls, data: dict) -> GradeReport:
         """The report :meth:`to_json` described (derived fields are recomputed, not trusted)."""
         checks = [CheckResult(**c) for c in data.get("checks", [])]
-        return cls(data["submission"], checks, float(data.get("seconds", 0.0)), list(data.get("notes", [])))
+        return cls(
+            data["submission"],
+            checks,
+            float(data.get("seconds", 0.0)),
+            list(data.get("notes", [])),
+            dict(data.get("graded_files", {})),
+            dict(data.get("problems", {})),
+        )
 
 
 def write_json(data: dict, path: Path) -> None:

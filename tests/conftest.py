@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
+os.environ.setdefault("CNN_GRADER_OFFLINE", "1")  # no network in tests: data comes from ../shared/data
 if "CNN_GRADER_DATA" not in os.environ and (SHARED_DATA / "MNIST" / "raw").is_dir():
     os.environ["CNN_GRADER_DATA"] = str(SHARED_DATA)
 
@@ -35,6 +36,12 @@ class Graded:
     @property
     def failed(self) -> set[str]:
         return {name for name, t in self.checks.items() if t["status"] != "passed"}
+
+    def explanation(self, name: str) -> str:
+        """What the student reads about check ``name``: its output, and the problems reported once at the top
+        when a shared problem (a module that failed to import) blocked it."""
+        output = self.checks[name]["output"]
+        return f"{output}\n{self.results['output']}" if output.startswith("Not graded:") else output
 
 
 def grade(submission: Path, out: Path, *extra: str, timeout: float = 900) -> Graded:

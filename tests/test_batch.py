@@ -45,11 +45,14 @@ def test_plain_layout(tmp_path: Path) -> None:
     (tmp_path / "bob.ipynb").write_text("{}")
     (tmp_path / "carol.zip").write_bytes(b"PK")
     (tmp_path / "dan notes.txt").write_text("hi")
-    entries = {e.student: e for e in discover.discover(tmp_path)}
-    assert sorted(entries) == ["alice", "bob", "carol", "dan_notes"]
+    found = discover.survey(tmp_path)
+    entries = {e.student: e for e in found.entries}
+    assert sorted(entries) == ["alice", "bob", "carol"], "a stray file is not a student"
+    assert found.layout == "plain" and found.left_out == ["dan notes.txt"]
+    assert "dan notes.txt" in found.describe() and "3 of 4" in found.describe()
     assert zip_names(entries["alice"].data) == set(MODULES)
+    assert entries["alice"].label == "alice/", "a folder is named as the folder, not as the zip it travels in"
     assert entries["bob"].filename == "bob.ipynb" and entries["bob"].layout == "plain"
-    assert "not a folder, notebook or zip" in entries["dan_notes"].problem
 
 
 def test_gradescope_export(tmp_path: Path) -> None:
@@ -137,12 +140,12 @@ def test_resume_regrade_and_changed_submissions(tmp_path: Path, fake_grading: li
     first = run_batch(subs, out, settings, progress=False, log=lambda line: None)
     assert (first.graded_now, first.already_done) == (3, 0)
     assert sorted(fake_grading) == ["ann", "bo", "cy"]
-    before = (out / "ann" / "batch.json").read_text()
+    before = (store.record_dir(out, "ann") / "batch.json").read_text()
 
     fake_grading.clear()
     second = run_batch(subs, out, settings, progress=False, log=lambda line: None)
     assert (second.graded_now, second.already_done) == (0, 3) and fake_grading == []
-    assert (out / "ann" / "batch.json").read_text() == before
+    assert (store.record_dir(out, "ann") / "batch.json").read_text() == before
 
     (subs / "bo" / "shapes.py").write_text("# changed\n")
     run_batch(subs, out, settings, progress=False, log=lambda line: None)
@@ -163,8 +166,8 @@ def test_interrupt_keeps_finished_students_and_nothing_half_written(tmp_path: Pa
         modules(subs / name)
     with pytest.raises(KeyboardInterrupt):
         run_batch(subs, out, GradeSettings(), progress=False, log=lambda line: None)
-    assert (out / "ann" / "results.json").exists()
-    assert not (out / "interrupt").exists() and not (out / "zed").exists()
+    assert (store.student_dir(out, "ann") / "results.json").exists()
+    assert not store.student_dir(out, "interrupt").exists() and not store.student_dir(out, "zed").exists()
     assert not (out / store.STAGING).exists()
     assert (out / "gradebook.csv").exists(), "the summary is rebuilt from what finished"
 
@@ -183,12 +186,13 @@ def test_crash_costs_one_row_and_is_retried(tmp_path: Path, fake_grading: list[s
     rows = {r["student"]: r for r in csv.DictReader((out / "gradebook.csv").open())}
     assert rows["ann"]["status"] == "graded" and rows["ann"]["total"] == "4" and rows["ann"]["shapes"] == "4"
     assert rows["crash"]["status"] == "crashed" and "out of memory" in rows["crash"]["reason"]
-    assert rows["notes"]["status"] == "unreadable"
-    crashed = json.loads((out / "crash" / "results.json").read_text())
+    assert "notes" not in rows, "a stray file is listed, not graded as a student"
+    crashed = json.loads((store.student_dir(out, "crash") / "results.json").read_text())
     assert crashed["score"] == 0 and "out of memory" in crashed["output"]
     page = (out / "summary.html").read_text()
-    for expected in ("failed to load", "notes.txt", "gradcam/b", "wrong map", "ann/feedback.html"):
+    for expected in ("could not be graded", "notes.txt", "gradcam/b", "wrong map", "students/ann/feedback.html"):
         assert expected in page
+    assert not (out / store.STAGING).exists(), "no empty .staging/ is left behind"
     fake_grading.clear()
     run_batch(subs, out, GradeSettings(), progress=False, log=lambda line: None)
     assert fake_grading == ["crash"], "a crash may be transient: it is graded again"
@@ -198,10 +202,10 @@ def test_publish_replaces_a_folder_whole(tmp_path: Path) -> None:
     entry = discover.Entry("ann", "ann.ipynb", b"{}", "plain")
     store.publish(tmp_path, entry, GradeSettings(), Outcome("ann", "graded", files=fake_results(4)))
     store.publish(tmp_path, entry, GradeSettings(), Outcome("ann", "timed out", "grading took longer than 5 s"))
-    assert sorted(p.name for p in (tmp_path / "ann").iterdir()) == sorted(
-        ["batch.json", "feedback.html", "feedback.md", "report.json", "results.json"]
-    )
-    assert json.loads((tmp_path / "ann" / "batch.json").read_text())["status"] == "timed out"
+    student, record = store.student_dir(tmp_path, "ann"), store.record_dir(tmp_path, "ann")
+    assert sorted(p.name for p in student.iterdir()) == ["feedback.html", "feedback.md", "results.json"]
+    assert sorted(p.name for p in record.iterdir()) == ["batch.json", "report.json"], "instructor-only, apart"
+    assert json.loads((record / "batch.json").read_text())["status"] == "timed out"
     assert list((tmp_path / store.STAGING).iterdir()) == []
 
 
@@ -241,10 +245,13 @@ def test_class_graded_in_parallel(local_class: tuple[Path, Path]) -> None:
     assert rows["grace"]["status"] == "graded" and float(rows["grace"]["shapes"]) == 0
     assert float(rows["grace"]["gradcam"]) > 0, "a module that exhausts memory costs only its own checks"
     for student in rows:
-        for name in ("results.json", "feedback.html", "feedback.md", "batch.json"):
-            assert (out / student / name).is_file(), (student, name)
+        for name in ("results.json", "feedback.html", "feedback.md"):
+            assert (store.student_dir(out, student) / name).is_file(), (student, name)
+        assert (store.record_dir(out, student) / "batch.json").is_file(), student
     page = (out / "summary.html").read_text()
-    assert "grace" in page.split("failed to load", 1)[1], "the memory hog is listed with its reason"
+    imports = page.split("Modules that failed to import", 1)[1].split("<h2>", 1)[0]
+    assert "grace" in imports and "shapes.py" in imports, "the memory hog's module is listed with its reason"
+    assert "alice" not in imports and "dave" in page.split("could not be graded", 1)[1].split("<h2>", 1)[0]
 
 
 @pytest.mark.slow
@@ -256,15 +263,23 @@ def test_a_grading_past_its_time_limit_costs_its_row(tmp_path: Path) -> None:
     result = run_batch(subs, tmp_path / "out", settings, progress=False, log=lambda line: None)
     (row,) = result.rows
     assert row.meta["status"] == "timed out" and "8 s" in row.meta["reason"]
-    assert json.loads((tmp_path / "out" / "hang" / "results.json").read_text())["score"] == 0
+    assert json.loads((store.student_dir(tmp_path / "out", "hang") / "results.json").read_text())["score"] == 0
 
 
-def test_summary_lists_load_failures_from_messages() -> None:
+def test_summary_lists_import_problems_once_and_ranks_wrong_answers_first() -> None:
     from grader.results import CheckResult, GradeReport
 
-    report = GradeReport("x", [CheckResult("shapes/a", 0, 4, "failed", "shapes.py could not be imported: boom")])
-    row = summary.Row("ann", {"status": "graded"}, report)
-    assert row.load_problem() == "shapes.py could not be imported: boom"
+    blocked = [CheckResult(f"training/{i}", 0, 2, "failed", "not graded", problem="training.py") for i in "abc"]
+    broken = GradeReport("x", blocked, problems={"training.py": "training.py could not be imported: SyntaxError"})
+    wrong = GradeReport("y", [CheckResult("training/c", 0, 2, "failed", "returned 3, expected 2")])
+    stub = GradeReport("z", [CheckResult("training/b", 0, 2, "failed", "x", not_implemented="fit")])
+    rows = [summary.Row(n, {"status": "graded"}, r) for n, r in (("ann", broken), ("bo", wrong), ("cy", stub))]
+    assert rows[0].import_problems() == [("training.py", "training.py could not be imported: SyntaxError")]
+    page = summary.render(rows)
+    common = page.split("Most common failures", 1)[1].split("<h2>", 1)[0]
+    order = [common.index(f"training/{i}") for i in "cba"]
+    assert order == sorted(order), "a wrong answer first, then a stub, then checks blocked by an import error"
+    assert "returned 3, expected 2" in common
 
 
 @pytest.fixture(scope="module")
@@ -326,7 +341,7 @@ def test_dask_cluster_gives_the_local_results(
         }
         checks = {}
         for student in rows:
-            results = json.loads((folder / student / "results.json").read_text())
+            results = json.loads((store.student_dir(folder, student) / "results.json").read_text())
             checks[student] = [(t["name"], t["status"], t["score"]) for t in results["tests"]]
         return {"rows": rows, "checks": checks}
 
@@ -348,18 +363,18 @@ def test_interrupted_command_goes_on_where_it_stopped(tmp_path: Path, signum: in
     command = [sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(out), "-k", "conv_output_size"]
     proc = subprocess.Popen([*command, "--no-progress"], stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     deadline = time.monotonic() + 120
-    while not (out / "ann").exists() and time.monotonic() < deadline:
+    while not store.record_dir(out, "ann").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr
-    assert not (out / store.STAGING).exists() and not (out / "cy").exists()
-    assert (out / "ann" / "results.json").is_file() and (out / "gradebook.csv").is_file()
+    assert not (out / store.STAGING).exists() and not store.record_dir(out, "cy").exists()
+    assert (store.student_dir(out, "ann") / "results.json").is_file() and (out / "gradebook.csv").is_file()
     again = subprocess.run([*command, "--no-progress"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert again.returncode == 0, again.stderr
     assert "1 already graded" in again.stderr or "2 already graded" in again.stderr
-    assert all((out / s / "results.json").is_file() for s in ("ann", "bo", "cy"))
+    assert all((store.student_dir(out, s) / "results.json").is_file() for s in ("ann", "bo", "cy"))
 
 
 def test_dask_gpu_workers_get_every_task_on_cuda() -> None:

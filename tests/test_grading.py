@@ -63,11 +63,15 @@ def test_data_source_is_stated(solutions_graded) -> None:
     assert "MNIST" in solutions_graded.results["output"]
 
 
-def test_feedback_names_failures_and_hints(stubs_graded) -> None:
+def test_feedback_lists_each_unimplemented_function_once_without_hints(stubs_graded) -> None:
     feedback = stubs_graded.feedback
-    assert "**Score: 0 / 100**" in feedback
-    assert "## gradcam" in feedback and "Hint:" in feedback
-    assert "conv_output_size(size=1, kernel_size=1, stride=1, padding=0, dilation=1) is not implemented yet" in feedback
+    assert "**Score: 0 / 100**" in feedback and "## gradcam" in feedback
+    assert "## Not implemented yet" in feedback
+    for function in ("conv_output_size", "QuadrantNet.__init__", "grad_cam", "fit"):
+        assert feedback.count(f"- `{function}`: ") == 1, function
+    assert "Hint:" not in feedback, "a stub's failure gets no hint about a formula it has not tried"
+    graded = stubs_graded.results["extra_data"]["graded_files"]
+    assert graded == {m: f"{m}.py" for m in ("shapes", "quadrant", "gradcam", "training")}
 
 
 def test_html_feedback_shows_the_students_networks_and_heatmaps(solutions_graded, stubs_graded) -> None:

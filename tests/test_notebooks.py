@@ -66,7 +66,7 @@ def test_error_in_cell_3_of_10_is_reported_and_the_rest_still_graded(tmp_path: P
     assert graded.failed == set()
     assert (
         "homework.ipynb, cell 3 (`x = 1 / y = 1 / 0  # a student's bug`): ZeroDivisionError: division by zero"
-        in (graded.results["output"])
+        in graded.stdout
     )
 
 
@@ -77,7 +77,7 @@ def test_infinite_loop_cell_is_interrupted_and_later_cells_run(tmp_path: Path) -
 
     graded = grade(notebook_with(tmp_path, edit), tmp_path / "out", "--cell-timeout", "3", "-k", "check_training")
     assert graded.failed == set()
-    assert "CellTimeoutError: interrupted after 3 s" in graded.results["output"]
+    assert "CellTimeoutError: interrupted after 3 s" in graded.stdout
 
 
 @pytest.mark.slow
@@ -87,7 +87,7 @@ def test_a_dying_kernel_costs_only_its_cell(tmp_path: Path) -> None:
 
     graded = grade(notebook_with(tmp_path, edit), tmp_path / "out", "-k", "check_shapes or check_gradcam")
     assert graded.failed == set()
-    assert "the kernel died while running this cell" in graded.results["output"]
+    assert "the kernel died while running this cell" in graded.stdout
 
 
 @pytest.mark.slow
@@ -99,7 +99,7 @@ def test_half_the_names_grade_half(tmp_path: Path) -> None:
 
     graded = grade(notebook_with(tmp_path, edit), tmp_path / "out", "-k", "not check_robustness")
     assert {name.split("/")[0] for name in graded.failed} == {"gradcam", "training"}
-    output = graded.checks["training/train_one_epoch_updates"]["output"]
+    output = graded.explanation("training/train_one_epoch_updates")
     assert "the notebook homework.ipynb defines no train_one_epoch" in output
     assert not any(name.startswith(("shapes/", "quadrant/")) for name in graded.failed)
 
@@ -123,7 +123,7 @@ def test_real_notebook_clutter_is_survived(tmp_path: Path) -> None:
     path.write_text(json.dumps(raw))
     graded = grade(path, tmp_path / "out", "-k", "check_shapes")
     assert graded.failed == set()
-    output = graded.results["output"]
+    output = graded.stdout
     assert "not run when grading: !pip install torchinfo; %matplotlib inline" in output
     assert "StdinNotImplementedError" in output
     assert "google" not in output
@@ -136,7 +136,7 @@ def test_malformed_and_old_notebooks(tmp_path: Path) -> None:
     broken.write_text('{"cells": [')
     graded = grade(broken, tmp_path / "out1", "-k", "check_shapes")
     assert len(graded.failed) == 6
-    assert "could not be run" in graded.checks["shapes/conv_params"]["output"]
+    assert "could not be run" in graded.explanation("shapes/conv_params")
 
     old = nbformat.v3.new_notebook(
         worksheets=[

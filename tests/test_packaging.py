@@ -27,6 +27,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
+from grader import notebookgen
 from grader.checks.registry import check_paths
 from grader.data import cache_dir
 from grader.packaging.gradescope import build_autograder
@@ -198,12 +199,14 @@ def test_bundle_installs_offline_and_grades_its_own_exercises(bundle: Path, tmp_
     proc, stubs = plain_pytest("stubs")
     assert proc.returncode == 1 and stubs["score"] == 0 and stubs["max_score"] == public_total()
     assert all("is not implemented yet" in t["output"] for t in stubs["tests"])
-    assert "public checks only" in stubs["output"] and "hint:" in proc.stdout
+    assert "public checks only" in stubs["output"] and "Not implemented yet" in proc.stdout
 
-    for path in (ROOT / "solutions").iterdir():  # every file, so the grader's cache knows this submission
-        shutil.copyfile(path, course / "exercises" / path.name)
+    # a student who works in Jupyter pushes exercises/ with the solved notebook beside the untouched stubs
+    notebook = notebookgen.NOTEBOOK_NAME
+    shutil.copyfile(ROOT / "solutions" / notebook, course / "exercises" / notebook)
     proc, solved = plain_pytest("solutions")
     assert proc.returncode == 0, proc.stdout[-3000:]
+    assert set(solved["extra_data"]["graded_files"].values()) == {notebook}, "graded from where it is implemented"
     public = {name for name, (_, tier, _) in declared_checks().items() if tier == "public"}
     assert {t["name"] for t in solved["tests"]} == public
     assert solved["score"] == solved["max_score"] == public_total() < 100

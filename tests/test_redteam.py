@@ -97,7 +97,7 @@ def honest(graded: Graded, passed: set[str], checks: set[str] | None = SHAPES) -
 
 
 def output(graded: Graded, check: str) -> str:
-    return graded.checks[check]["output"]
+    return graded.explanation(check)
 
 
 PLANT = """
@@ -155,7 +155,7 @@ class Attack:
     def submission(self, source: str, module: str = "shapes", files: dict[str, str] | None = None) -> Path:
         """solutions/ with ``module`` replaced by ``source`` (rendered, after PLANT's ``_plant``)."""
         target = self.tmp_path / "submission"
-        shutil.copytree(ROOT / "solutions", target)
+        shutil.copytree(ROOT / "solutions", target, ignore=shutil.ignore_patterns("*.ipynb"))  # the modules
         (target / f"{module}.py").write_text(self.render(PLANT + source))
         for name, text in (files or {}).items():
             (target / name).write_text(self.render(PLANT + text))

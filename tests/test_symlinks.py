@@ -64,7 +64,7 @@ def test_prepare_copies_no_file_from_outside(tmp_path: Path) -> None:
     source = linked_submission(tmp_path / "sub")
     prepared = prepare(source, tmp_path / "copy")
     assert list(prepared.folder.iterdir()) == []
-    assert prepared.notes == ["mycode was not read: it is a link to a folder"]
+    assert prepared.notes[0] == "mycode was not read: it is a link to a folder"
 
 
 def test_a_submission_that_is_itself_a_link_is_refused(tmp_path: Path) -> None:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from grader.batch import store, summary
-from grader.batch.discover import Entry, discover
+from grader.batch import similarity, store, summary
+from grader.batch.discover import Entry, survey
 from grader.batch.executors import DaskExecutor, LocalExecutor
 from grader.batch.task import GradeSettings, Outcome
+from grader.late import LatePolicy
 
 
 @dataclass
@@ -39,12 +40,18 @@ def run_batch(
     regrade: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = _log,
+    similarity_threshold: float = similarity.DEFAULT_THRESHOLD,
+    late_policy: LatePolicy | None = None,
+    due: str | None = None,
 ) -> BatchResult:
     """Grade the students in ``submissions`` into ``out``; students already graded (same submission,
     same settings) are kept unless ``regrade``. An interrupt stops the gradings, keeps every finished
-    student, rebuilds the summary, and re-raises."""
+    student, rebuilds the summary, and re-raises. ``late_policy`` and ``due`` shape the gradebook's
+    ``final`` column only (grade files are never changed by them)."""
     started = time.perf_counter()
-    entries = discover(submissions)
+    found = survey(submissions)
+    entries = found.entries
+    log(found.describe())
     out.mkdir(parents=True, exist_ok=True)
     store.clean_staging(out)
     todo: list[Entry] = []
@@ -76,14 +83,18 @@ def run_batch(
         except KeyboardInterrupt:
             executor.stop()
             store.clean_staging(out)
-            summary.write(out, [e.student for e in entries])
+            summary.write(out, [e.student for e in entries], left_out=found.left_out, policy=late_policy, due=due)
             log("interrupted: finished students are kept; run the same command again to go on")
             raise
         finally:
             bar.close()
             if isinstance(executor, DaskExecutor):
                 executor.close()
-    rows = summary.write(out, [e.student for e in entries])
+    section = similarity.run(entries, out, similarity_threshold, log)  # DIR/similarity.csv (docs/batch.md)
+    rows = summary.write(
+        out, [e.student for e in entries], section, left_out=found.left_out, policy=late_policy, due=due
+    )
+    store.clean_staging(out)
     seconds = round(time.perf_counter() - started, 2)
     log(f"wrote {out / 'gradebook.csv'} and {out / 'summary.html'} ({seconds:.1f} s)")
     return BatchResult(len(entries), len(todo), done_before, seconds, rows)

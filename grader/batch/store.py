@@ -1,11 +1,16 @@
-"""A batch's output folder: one folder per student, each written whole or not at all.
+"""A batch's output folder: class files at the top, students' folders apart from the instructor's records.
 
-``DIR/<student>/`` holds ``results.json`` (Gradescope's schema), ``report.json`` (every message, for the
-instructor), ``feedback.md``, ``feedback.html`` and ``batch.json`` (status, reason, time, and the digest
-of what was graded). A student's files are written into ``DIR/.staging/`` and moved into place with one
-rename, so an interrupted batch leaves either the old folder or the new one, never half of one.
-A student is finished when ``batch.json`` records the digest of the same submission and settings, and the
-grading did not crash.
+```
+DIR/gradebook.csv, summary.html, similarity.csv       the class (instructor only)
+DIR/students/<student>/results.json, feedback.md, feedback.html   what may be handed to the student
+DIR/instructor/<student>/report.json, batch.json                  every message (hidden checks too), the record
+```
+
+Handing a student their ``students/<student>/`` folder hands over nothing instructor-only, and no student
+name (``gradebook.csv``, ``summary.html``) can collide with a class file. A student's folders are written
+into ``DIR/.staging/`` and moved into place by rename, the record last: an interrupted batch leaves the old
+grading or the new one, and a student is finished only when ``batch.json`` records the digest of the same
+submission and settings and the grading did not crash or fail for the grader's own reasons.
 """
 
 from __future__ import annotations
@@ -24,6 +29,18 @@ from grader.results import GradeReport
 
 META = "batch.json"
 STAGING = ".staging"
+STUDENTS = "students"
+INSTRUCTOR = "instructor"
+STUDENT_FILES = ("results.json", "feedback.md", "feedback.html")
+RETRIED = ("crashed", "grader error")  # may be transient: graded again by the next run
+
+
+def student_dir(out: Path, student: str) -> Path:
+    return out / STUDENTS / student
+
+
+def record_dir(out: Path, student: str) -> Path:
+    return out / INSTRUCTOR / student
 
 
 def digest(entry: Entry, settings: GradeSettings) -> str:
@@ -33,7 +50,7 @@ def digest(entry: Entry, settings: GradeSettings) -> str:
 
 def read_meta(out: Path, student: str) -> dict | None:
     try:
-        return json.loads((out / student / META).read_text())
+        return json.loads((record_dir(out, student) / META).read_text())
     except (OSError, json.JSONDecodeError):
         return None
 
@@ -41,14 +58,16 @@ def read_meta(out: Path, student: str) -> dict | None:
 def is_done(out: Path, entry: Entry, settings: GradeSettings) -> bool:
     """Graded before, from the same bytes with the same settings (a crash may be transient: not done)."""
     meta = read_meta(out, entry.student)
-    return meta is not None and meta.get("digest") == digest(entry, settings) and meta.get("status") != "crashed"
+    return meta is not None and meta.get("digest") == digest(entry, settings) and meta.get("status") not in RETRIED
 
 
 def _failure_files(outcome: Outcome, entry: Entry) -> dict[str, bytes]:
     """results/report/feedback for a student whose grading produced none: zero points, and why."""
     from grader.report import gradescope, html, markdown
 
-    report = GradeReport(entry.filename, seconds=outcome.seconds, notes=[f"not graded: {outcome.reason}"])
+    report = GradeReport(
+        entry.label or entry.filename, seconds=outcome.seconds, notes=[f"not graded: {outcome.reason}"]
+    )
     results = gradescope.to_results(report)
     results["max_score"] = sum(spec.points for spec in all_specs())
     return {
@@ -59,13 +78,14 @@ def _failure_files(outcome: Outcome, entry: Entry) -> dict[str, bytes]:
     }
 
 
-def publish(out: Path, entry: Entry, settings: GradeSettings, outcome: Outcome) -> None:
-    """Put the student's folder in place atomically (replacing an earlier grading)."""
-    files = dict(outcome.files) if outcome.status == "graded" else _failure_files(outcome, entry)
-    meta = {
+def _meta(entry: Entry, settings: GradeSettings, outcome: Outcome) -> dict:
+    return {
         "student": entry.student,
-        "file": entry.filename,
+        "file": entry.label or entry.filename,
         "layout": entry.layout,
+        "ids": entry.ids,
+        "late": entry.late,
+        "submitted_at": entry.submitted_at,
         "status": outcome.status,
         "reason": outcome.reason,
         "seconds": outcome.seconds,
@@ -73,17 +93,32 @@ def publish(out: Path, entry: Entry, settings: GradeSettings, outcome: Outcome) 
         "digest": digest(entry, settings),
         "graded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    files[META] = json.dumps(meta, indent=2).encode()
-    staging = out / STAGING / f"{entry.student}.{os.getpid()}.{time.monotonic_ns()}"
-    staging.mkdir(parents=True)
-    for name, data in files.items():
-        (staging / Path(name).name).write_bytes(data)
-    final = out / entry.student
-    old = staging.with_name(staging.name + ".old")
+
+
+def _swap(staged: Path, final: Path) -> None:
+    """Put ``staged`` at ``final`` with one rename (the old folder, if any, is moved aside first)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    old = staged.with_name(staged.name + ".old")
     if final.exists():
         final.rename(old)
-    staging.rename(final)
+    staged.rename(final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def publish(out: Path, entry: Entry, settings: GradeSettings, outcome: Outcome) -> None:
+    """Put the student's folder and the instructor's record in place (replacing an earlier grading)."""
+    files = dict(outcome.files) if outcome.status == "graded" else _failure_files(outcome, entry)
+    files[META] = json.dumps(_meta(entry, settings, outcome), indent=2).encode()
+    staging = out / STAGING / f"{entry.student}.{os.getpid()}.{time.monotonic_ns()}"
+    for part, names in ((STUDENTS, STUDENT_FILES), (INSTRUCTOR, tuple(n for n in files if n not in STUDENT_FILES))):
+        folder = staging / part
+        folder.mkdir(parents=True)
+        for name in names:
+            if name in files:
+                (folder / Path(name).name).write_bytes(files[name])
+    _swap(staging / STUDENTS, student_dir(out, entry.student))
+    _swap(staging / INSTRUCTOR, record_dir(out, entry.student))  # last: the record marks the grading done
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def clean_staging(out: Path) -> None:

@@ -6,8 +6,6 @@ Both are derived only from what :mod:`grader.batch.store` published, so they can
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import statistics
 from dataclasses import dataclass
@@ -17,11 +15,12 @@ from pathlib import Path
 from grader import atomic
 from grader.batch import store
 from grader.checks.registry import all_specs
-from grader.report import figures
+from grader.late import LatePolicy, lateness
+from grader.report import figures, spreadsheet
 from grader.report.html import image, page
 from grader.results import CheckResult, GradeReport
 
-LOAD_FAILURES = ("could not be imported", "could not be run", "could not be read")
+ID_COLUMNS = ("user_id", "submission_id", "email", "login")
 
 
 @dataclass
@@ -36,14 +35,20 @@ class Row:
     def graded(self) -> bool:
         return self.meta.get("status") == "graded"
 
-    def load_problem(self) -> str | None:
-        """Why the submission (or one of its modules) could not be loaded, if it could not."""
-        if not self.graded:
-            return self.meta.get("reason") or self.meta.get("status")
-        for check in self.report.checks:
-            if check.status != "passed" and any(marker in check.message for marker in LOAD_FAILURES):
-                return check.message.splitlines()[0]
-        return None
+    @property
+    def late(self) -> bool | None:
+        return self.meta.get("late")
+
+    def deduction(self, policy: LatePolicy, due: str | None = None) -> float:
+        """Points the late policy takes off this student's score."""
+        late, days = self.late, None
+        if due and self.meta.get("submitted_at"):
+            late, days = lateness(self.meta.get("submitted_at"), due)
+        return round(policy.fraction(late, days) * self.report.score, 4)
+
+    def import_problems(self) -> list[tuple[str, str]]:
+        """(what, first line of why) for every module that failed to import or run."""
+        return [(key, message.splitlines()[0] if message else "") for key, message in self.report.problems.items()]
 
 
 def load_rows(out: Path, students: list[str]) -> list[Row]:
@@ -53,7 +58,8 @@ def load_rows(out: Path, students: list[str]) -> list[Row]:
         if meta is None:
             continue
         try:
-            report = GradeReport.from_json(json.loads((out / student / "report.json").read_text()))
+            report_file = store.record_dir(out, student) / "report.json"
+            report = GradeReport.from_json(json.loads(report_file.read_text()))
         except (OSError, json.JSONDecodeError, KeyError, TypeError):
             report = GradeReport(student, notes=["report.json is missing or unreadable"])
         rows.append(Row(student, meta, report))
@@ -68,28 +74,40 @@ def group_maxima() -> dict[str, float]:
     return maxima
 
 
-def gradebook(rows: list[Row]) -> str:
-    """CSV: one row per student; points per check group, the total, status, time and reason."""
+def gradebook(rows: list[Row], policy: LatePolicy | None = None, due: str | None = None) -> str:
+    """CSV: one row per student; points per check group, the total, lateness, the LMS's ids, status and reason.
+
+    ``final`` is the total after the late policy (equal to it when the policy is off). Every cell a
+    submission can influence is made safe against spreadsheet formulas (:mod:`grader.report.spreadsheet`).
+    """
+    policy = policy or LatePolicy()
     maxima = group_maxima()
     groups = list(maxima)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "status", "total", *groups, "max_score", "seconds", "reason"])
+    header = ["student", "status", "total", *groups, "max_score", "late", "late_deduction", "final"]
+    header += [*ID_COLUMNS, "seconds", "reason"]
     maximum = sum(maxima.values())
+    lines = []
     for row in rows:
         points = {g: sum(c.points for c in checks) for g, checks in row.report.groups().items()}
-        writer.writerow(
+        deduction = row.deduction(policy, due)
+        late = "" if row.late is None else row.late
+        ids = row.meta.get("ids") or {}
+        lines.append(
             [
                 row.student,
                 row.meta.get("status"),
-                f"{row.report.score:g}",
-                *(f"{points.get(g, 0.0):g}" for g in groups),
-                f"{maximum:g}",
+                float(row.report.score),
+                *(float(points.get(g, 0.0)) for g in groups),
+                float(maximum),
+                late,
+                float(deduction),
+                float(row.report.score - deduction),
+                *(str(ids.get(column, "")) for column in ID_COLUMNS),
                 row.meta.get("seconds"),
                 row.meta.get("reason", ""),
             ]
         )
-    return buffer.getvalue()
+    return spreadsheet.render(header, lines)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -99,11 +117,37 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _link(row: Row) -> str:
-    return f"<a href='{escape(row.student, quote=True)}/feedback.html'>{escape(row.student)}</a>"
+    href = f"{store.STUDENTS}/{row.student}/feedback.html"
+    return f"<a href='{escape(href, quote=True)}'>{escape(row.student)}</a>"
 
 
-def render(rows: list[Row]) -> str:
-    """The class summary page (self-contained HTML with embedded PNG figures)."""
+FAILURE_KINDS = ("wrong answer", "not implemented", "blocked by a problem")  # CheckResult.rank
+
+
+def _common_failures(graded: list[Row], checks: dict[str, CheckResult]) -> list[tuple]:
+    """Per failing check: counts by kind and an example, wrong answers first (an import error or an untouched
+    stub says nothing about the check itself)."""
+    failures = []
+    for name, spec in checks.items():
+        failed = [(r, c) for r in graded for c in r.report.checks if c.name == name and c.status != "passed"]
+        if not failed:
+            continue
+        counts = [sum(c.rank == kind for _, c in failed) for kind in range(len(FAILURE_KINDS))]
+        row, example = min(failed, key=lambda rc: rc[1].rank)
+        failures.append((counts, spec, row, example))
+    failures.sort(key=lambda f: (-f[0][0], -f[0][1], -f[0][2], f[1].name))
+    return failures
+
+
+def _example(row: Row, check: CheckResult) -> str:
+    if check.tier == "hidden":
+        return f"{_link(row)} (hidden check)"
+    text = check.message if check.rank == 0 else (check.not_implemented or check.problem or "")
+    return f"{_link(row)}: <pre>{escape(text[:400])}</pre>"
+
+
+def render(rows: list[Row], extra: str = "", left_out: list[str] | None = None) -> str:
+    """The class summary page (self-contained HTML with embedded PNG figures); ``extra`` HTML ends it."""
     graded = [r for r in rows if r.graded]
     checks: dict[str, CheckResult] = {}  # every check any report has, in report order
     for row in graded:
@@ -129,57 +173,81 @@ def render(rows: list[Row]) -> str:
             ],
         ),
     ]
-    rates, failures = {}, []
-    for name, spec in checks.items():
-        results = [(r, c) for r in graded for c in r.report.checks if c.name == name]
-        failed = [(r, c) for r, c in results if c.status != "passed"]
-        rates[name] = 1 - len(failed) / len(results)
-        if failed:  # the example: a wrong answer rather than an untouched stub, where there is one
-            row, example = min(failed, key=lambda rc: "not implemented yet" in rc[1].message)
-            failures.append((len(failed), spec, row, example))
+    rates = {}
+    for name in checks:
+        results = [c for r in graded for c in r.report.checks if c.name == name]
+        rates[name] = sum(c.status == "passed" for c in results) / len(results)
     parts.append("<h2>Pass rate per check</h2>")
     if rates:
         parts.append(image(figures.pass_rates(rates), "fraction of students who passed each check"))
     parts.append("<h2>Most common failures</h2>")
-    failures.sort(key=lambda f: (-f[0], f[1].name))
+    failures = _common_failures(graded, checks)
     parts.append(
         _table(
-            ["check", "failed", "example"],
+            ["check", *FAILURE_KINDS, "example"],
             [
                 [
                     f"{escape(spec.name)}" + (" <i>(hidden)</i>" if spec.tier == "hidden" else ""),
-                    f"{count} of {len(graded)}",
-                    f"{_link(row)}: <pre>{escape(example.message[:400])}</pre>",
+                    *(f"{n} of {len(graded)}" if n else "" for n in counts),
+                    _example(row, example),
                 ]
-                for count, spec, row, example in failures[:12]
+                for counts, spec, row, example in failures[:12]
             ],
         )
         if failures
         else "<p>None: every graded submission passed every check.</p>"
     )
-    problems = [(r, r.load_problem()) for r in rows]
-    problems = [(r, why) for r, why in problems if why]
-    parts.append("<h2>Submissions that failed to load</h2>")
+    ungraded = [r for r in rows if not r.graded]
+    parts.append("<h2>Submissions that could not be graded</h2>")
     parts.append(
         _table(
-            ["student", "file", "why"],
-            [[_link(r), escape(str(r.meta.get("file"))), escape(why)] for r, why in problems],
+            ["student", "handed in", "status", "why"],
+            [
+                [
+                    _link(r),
+                    escape(str(r.meta.get("file"))),
+                    escape(str(r.meta.get("status"))),
+                    escape(r.meta.get("reason") or ""),
+                ]
+                for r in ungraded
+            ],
         )
-        if problems
+        if ungraded
         else "<p>None.</p>"
     )
+    broken = [(r, what, why) for r in graded for what, why in r.import_problems()]
+    parts.append("<h2>Modules that failed to import</h2>")
+    parts.append(
+        _table(
+            ["student", "score", "module", "why"],
+            [[_link(r), f"{r.report.score:g}", escape(what), escape(why)] for r, what, why in broken],
+        )
+        if broken
+        else "<p>None.</p>"
+    )
+    if left_out:
+        parts.append("<h2>Entries that are not submissions</h2>")
+        parts.append(f"<p>Left out (they fit no student of the layout): {escape(', '.join(left_out))}</p>")
     parts.append("<h2>Grading time per submission</h2>")
     times = {r.student: float(r.meta.get("seconds") or 0.0) for r in rows}
     if times:
         total = sum(times.values())
         parts.append(f"<p>{total:.0f} s of grading in all, {total / len(times):.1f} s per submission on average.</p>")
         parts.append(image(figures.grading_times(times), "grading time per submission"))
-    return page("cnn-grader class summary", "\n".join(parts))
+    return page("cnn-grader class summary", "\n".join([*parts, extra]))
 
 
-def write(out: Path, students: list[str]) -> list[Row]:
-    """Rebuild ``gradebook.csv`` and ``summary.html`` in ``out`` for ``students``; return their rows."""
+def write(
+    out: Path,
+    students: list[str],
+    extra: str = "",
+    *,
+    left_out: list[str] | None = None,
+    policy: LatePolicy | None = None,
+    due: str | None = None,
+) -> list[Row]:
+    """Rebuild ``gradebook.csv`` and ``summary.html`` (``extra`` HTML at its end) in ``out``; return the rows."""
     rows = load_rows(out, students)
-    atomic.write_text(out / "gradebook.csv", gradebook(rows))
-    atomic.write_text(out / "summary.html", render(rows))
+    atomic.write_text(out / "gradebook.csv", gradebook(rows, policy, due))
+    atomic.write_text(out / "summary.html", render(rows, extra, left_out))
     return rows

@@ -22,9 +22,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from grader.judge.faults import GRADER_FAULT_EXIT
 from grader.plugin import refusal
 
-Status = Literal["graded", "unreadable", "crashed", "timed out"]
+Status = Literal["graded", "unreadable", "crashed", "timed out", "grader error"]
 REPORT_FILES = ("results.json", "report.json", "feedback.md", "feedback.html")
 
 
@@ -150,6 +151,9 @@ def run(task: GradeTask) -> Outcome:
         files = {name: (out / name).read_bytes() for name in REPORT_FILES if (out / name).is_file()}
         if proc.returncode == 0 and "results.json" in files:
             return Outcome(task.student, "graded", "", seconds, host, files)
+        if proc.returncode == GRADER_FAULT_EXIT:  # not the student's: no grade, retried by the next run
+            reason = f"the grader could not grade this submission: {_tail(stderr or stdout, 3)}"
+            return Outcome(task.student, "grader error", reason, seconds, host)
         reason = refusal(stdout + stderr)
         if reason is not None:
             reason = reason.replace(str(submission), submission.name)

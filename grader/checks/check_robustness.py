@@ -6,6 +6,7 @@ computed here, against labels the worker never sees. Thresholds come from docs/c
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 
 import numpy as np
@@ -49,7 +50,12 @@ def accuracies(grading: GradingSession, digits: PreparedDigits, target: str) -> 
         grading.require(target)
         cached = grading.cache.get(request)
         if cached is not None:
+            grading.progress(f"{name}: accuracies of an earlier grading of these same files (--no-cache retrains)")
             return cached
+        grading.progress(
+            f"training {name} on {len(digits.split.train_digits):,} top-left digits ({BUDGET.epochs} epochs) ..."
+        )
+        started = time.perf_counter()
         reply = grading.ask(
             "train_predict",
             f"training {name} on top-left digits",
@@ -60,6 +66,7 @@ def accuracies(grading: GradingSession, digits: PreparedDigits, target: str) -> 
             device=grading.device,
             data=str(digits.worker_file),
         )
+        grading.progress(f"trained {name} in {time.perf_counter() - started:.1f} s")
         labels = digits.split.test_labels
         predictions = []
         for key in ("pred_top_left", "pred_bottom_right"):

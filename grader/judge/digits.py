@@ -30,6 +30,11 @@ def _split(data_root: str | None) -> tuple[DigitSplit, str]:
     return split, hasher.hexdigest()[:16]
 
 
+def load_digits(data_root: str | None) -> DigitSplit:
+    """The split for ``data_root`` (loaded once per process); raises :class:`~grader.data.DataUnavailable`."""
+    return _split(data_root)[0]
+
+
 def prepare_digits(grading: GradingSession) -> PreparedDigits:
     """Load the split once per process and write what the worker may see (no test labels)."""
     split, digest = _split(grading.options.data_root)

@@ -18,11 +18,16 @@ class CheckFailure(AssertionError):
 
 
 class SubmissionFault(Exception):
-    """The submission could not answer; ``message`` says why in the student's terms."""
+    """The submission could not answer; ``message`` says why in the student's terms.
 
-    def __init__(self, message: str) -> None:
+    ``problem`` names a cause shared by several checks (``"training.py"`` when the module failed to import):
+    the report shows its message once and lists the checks it blocked.
+    """
+
+    def __init__(self, message: str, problem: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.problem = problem
 
 
 class StudentError(SubmissionFault):
@@ -41,6 +46,8 @@ class StudentError(SubmissionFault):
             message += f"\n{tb}"
         super().__init__(message)
         self.kind = kind
+        # the student function that raised NotImplementedError (the report lists each once)
+        self.not_implemented = (error.get("raised_in") or what) if kind == "NotImplementedError" else None
 
 
 class MissingName(SubmissionFault):
@@ -53,3 +60,21 @@ class ModuleUnavailable(SubmissionFault):
 
 class WorkerFault(SubmissionFault):
     """The worker process timed out, died or broke the protocol while running student code."""
+
+
+class GraderFault(Exception):
+    """The grader itself could not run a check (missing data, a broken sandbox, a bug): never the student's fault.
+
+    Reported as an *error*, without hints; ``cnn-grader grade`` then exits with :data:`GRADER_FAULT_EXIT`.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class WorkerStartFailed(GraderFault):
+    """The worker did not start (before any student code ran): the sandbox or the installation is broken."""
+
+
+GRADER_FAULT_EXIT = 3

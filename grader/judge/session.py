@@ -21,6 +21,7 @@ from grader.judge import sandbox
 from grader.judge import submission as submission_files
 from grader.judge.evidence import Evidence
 from grader.judge.faults import MissingName, ModuleUnavailable, StudentError, SubmissionFault, WorkerFault
+from grader.judge.locate import Source
 from grader.judge.obscache import ObservationCache
 from grader.judge.worker_process import WorkerProcess
 
@@ -107,6 +108,7 @@ class GradingSession:
             shutil.rmtree(self.workdir, ignore_errors=True)
             raise
         self.submission = prepared.folder
+        self.plan = prepared.plan
         self.notes += prepared.notes
         self.inputs = self.workdir / "inputs"  # written by the judge only, read-only for the worker
         self.scratch = self.workdir / "scratch"  # the worker's working directory and HOME
@@ -115,7 +117,8 @@ class GradingSession:
         sandbox.prepare_scratch(self.scratch, self.sandbox)
         env = worker_env(self.scratch / "home")
         command = sandbox.worker_command(
-            [sys.executable, "-m", "grader.worker", str(self.submission)],
+            # -P -s: nothing a submission wrote into its working folder or HOME can run before the greeting
+            [sys.executable, "-P", "-s", "-m", "grader.worker", str(self.submission)],
             self.sandbox,
             submission=self.submission,
             inputs=self.inputs,
@@ -123,6 +126,8 @@ class GradingSession:
             env=env,
         )
         self.worker = WorkerProcess(command, self.scratch, env)
+        prepare = {"op": "prepare", "cell_timeout": self.options.cell_timeout, "plan": self.plan.worker_plan()}
+        self.worker.setup = (prepare, self.options.notebook_timeout)  # again after every restart
         self.cache = ObservationCache(self.submission, enabled=self.options.use_cache)
         if self.sandbox == "none":
             why = "as asked" if self.options.sandbox == "none" else "bubblewrap is not available here"
@@ -131,6 +136,7 @@ class GradingSession:
         self.evidence = Evidence()  # pictures for the HTML feedback (grader/judge/evidence.py)
         self._preparation: dict | SubmissionFault | None = None
         self._memo: dict[Any, Any] = {}
+        self.progress: Callable[[str], None] = lambda line: None  # a line for the student while a step takes long
 
     def start(self) -> None:
         self.worker.start()
@@ -147,6 +153,15 @@ class GradingSession:
 
         return "cuda" if torch.cuda.is_available() else "cpu"
 
+    def source_of(self, module: str) -> Source:
+        """Where ``module`` is graded from (the judge's plan, :mod:`grader.judge.locate`)."""
+        return self.plan.sources[module]
+
+    def graded_files(self) -> dict[str, str]:
+        """Module -> the file it is graded from, relative to the submission (``"not found"`` when missing)."""
+        prefix = f"{self.plan.folder}/" if self.plan.folder else ""
+        return {m: (prefix + s.label() if s.kind != "missing" else s.label()) for m, s in self.plan.sources.items()}
+
     def require(self, qualname: str) -> contract.Exercise:
         """Make sure the contract name exists in the submission; raise a fault saying why not."""
         ex = contract.exercise(qualname)
@@ -155,18 +170,17 @@ class GradingSession:
             raise status.error
         if ex.name not in status.present:
             keyword = "class" if ex.kind == "class" else "def"
-            where = f"{ex.module}.py"
-            if isinstance(self._preparation, dict) and self._preparation.get("kind") == "notebook":
-                where = f"the notebook {self._preparation.get('file')}"
+            source = self.source_of(ex.module)
+            where = f"the notebook {source.path}" if source.kind == "notebook" else f"{source.path}"
             raise MissingName(f"{where} defines no {ex.name}; expected `{keyword} {ex.signature}`.")
         return ex
 
-    def _prepare(self) -> None:
+    def _prepare(self) -> dict:
         """Ask the worker what the submission is; a notebook is executed now, under its own time budget."""
         if self._preparation is None:
             try:
                 self._preparation = self._request(
-                    {"op": "prepare", "cell_timeout": self.options.cell_timeout},
+                    self.worker.setup[0] if self.worker.setup else {},
                     self.options.notebook_timeout,
                     "running the notebook",
                 )
@@ -174,26 +188,39 @@ class GradingSession:
             except SubmissionFault as exc:
                 self._preparation = exc
         if isinstance(self._preparation, SubmissionFault):
-            raise ModuleUnavailable(f"the submission could not be run: {self._preparation.message}")
+            raise ModuleUnavailable(
+                f"the submission could not be run: {self._preparation.message}", problem="the submission"
+            )
+        return self._preparation
 
     def _load(self, module: str) -> ModuleStatus:
         if module in self.modules:
             return self.modules[module]
         status = ModuleStatus()
+        source = self.source_of(module)
+        name = f"{module}.py" if source.kind != "notebook" else f"the notebook {source.path}"
         try:
-            self._prepare()
+            if source.kind == "missing":
+                raise MissingName(f"{source.why}; add {module}.py with the functions of the exercise.")
+            preparation = self._prepare()
+            if source.kind == "notebook" and preparation.get("error"):
+                raise ModuleUnavailable(f"{name} could not be run: {preparation['error']}", problem=source.path)
             reply = self._request({"op": "load", "module": module}, self.options.timeout, f"importing {module}.py")
             status.present = set(reply["present"])
         except ModuleUnavailable as exc:
             status.error = exc
         except MissingName as exc:
-            status.error = ModuleUnavailable(f"{exc.message}; add {module}.py with the functions of the exercise.")
-        except StudentError as exc:
-            status.error = ModuleUnavailable(f"{module}.py could not be imported: {exc.message}")
-        except WorkerFault as exc:
-            status.error = ModuleUnavailable(f"{module}.py could not be imported: {exc.message}")
+            status.error = ModuleUnavailable(exc.message, problem=name)
+        except (StudentError, WorkerFault) as exc:
+            status.error = ModuleUnavailable(f"{name} could not be imported: {exc.message}", problem=name)
         self.modules[module] = status
         return status
+
+    def redact(self, text: str) -> str:
+        """``text`` without the grading machine's paths (the work folder, the data root): students read it."""
+        for folder in (self.submission, self.scratch, self.workdir):
+            text = text.replace(f"{folder}/", "").replace(str(folder), ".")
+        return text
 
     def ask(self, op: str, what: str, *, needs: tuple[str, ...], timeout: float | None = None, **payload: Any) -> dict:
         """Run ``op`` in the worker after checking ``needs`` (contract names); return the reply.

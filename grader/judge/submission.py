@@ -2,7 +2,8 @@
 
 Only files that really lie inside the submission are copied (:mod:`grader.judge.contained`): a link to a
 place outside it is left out and named in the results, at every level, so nothing of the grading machine
-can be graded as the student's work.
+can be graded as the student's work. Which of the files are graded is decided by :mod:`grader.judge.locate`;
+the copy holds the graded folder, each module under its own name.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.contract import MODULES
-from grader.judge.contained import ContainedFiles, contained_files, read_contained
+from grader.judge import locate
+from grader.judge.contained import contained_files, read_contained
 
 MAX_UNZIPPED_BYTES = 200 * 2**20
-MODULE_FILES = {f"{m.name}.py" for m in MODULES}
 
 
 class BadSubmission(Exception):
@@ -24,22 +24,11 @@ class BadSubmission(Exception):
 
 @dataclass
 class Prepared:
-    """The private copy of a submission and what was left out of it (lines for the results)."""
+    """The private copy of a submission, which files are graded, and notes on both (lines for the results)."""
 
     folder: Path
+    plan: locate.Plan
     notes: list[str] = field(default_factory=list)
-
-
-def _module_folder(tree: ContainedFiles) -> str:
-    """The folder of ``tree`` (``""`` for its top, or one level down) that holds the student modules."""
-    tops = sorted(
-        {rel.split("/", 1)[0] for rel in tree.files if "/" in rel and not rel.startswith((".", "__"))},
-    )
-    for folder in ("", *tops):
-        prefix = f"{folder}/" if folder else ""
-        if any(f"{prefix}{name}" in tree.files for name in MODULE_FILES):
-            return folder
-    return ""
 
 
 def extract(archive: Path, target: Path) -> None:
@@ -62,27 +51,28 @@ def prepare(source: Path, target: Path) -> Prepared:
     lies inside it are copied (see :func:`~grader.judge.contained.contained_files`).
     """
     source = Path(source)
-    target.mkdir(parents=True, exist_ok=True)
     if source.is_symlink():
         raise BadSubmission(f"{source} is a symbolic link; give the folder, notebook or zip itself")
+    if not source.exists():
+        raise BadSubmission(f"{source} does not exist")
+    target.mkdir(parents=True, exist_ok=True)
     if source.is_file() and zipfile.is_zipfile(source):
         staging = target.parent / "unzipped"
         extract(source, staging)
         source = staging
-    elif source.is_file() and source.suffix in (".ipynb", ".py"):
-        (target / source.name).write_bytes(read_contained(source))  # a notebook, or a jupytext script of one
-        return Prepared(target)
+    elif source.is_file() and source.suffix in (".ipynb", ".py"):  # a notebook, or a jupytext script of one
+        staging = target.parent / "single"
+        staging.mkdir()
+        (staging / source.name).write_bytes(read_contained(source))
+        source = staging
     elif not source.is_dir():
         raise BadSubmission(f"{source} is neither a folder, a notebook nor a zip file")
     tree = contained_files(source)
     if tree.total_bytes > MAX_UNZIPPED_BYTES:
         raise BadSubmission(f"the submission holds more than {MAX_UNZIPPED_BYTES // 2**20} MiB")
-    folder = _module_folder(tree)
-    prefix = f"{folder}/" if folder else ""
-    for relative, path in tree.files.items():
-        if not relative.startswith(prefix):
-            continue
-        destination = target / relative.removeprefix(prefix)
+    plan = locate.plan(tree)
+    for relative, original in plan.files_to_copy(tree).items():
+        destination = target / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
-        destination.write_bytes(read_contained(path))
-    return Prepared(target, tree.notes())
+        destination.write_bytes(read_contained(tree.files[original]))
+    return Prepared(target, plan, tree.notes() + plan.notes)

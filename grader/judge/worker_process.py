@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import protocol
-from grader.judge.faults import WorkerFault
+from grader.judge.faults import WorkerFault, WorkerStartFailed
 
 STDERR_TAIL_BYTES = 8192
 STARTUP_TIMEOUT = 120.0
@@ -37,6 +37,8 @@ class WorkerProcess:
         self._stderr_size = 0
         self._ready = False
         self._next_id = 0
+        self.setup: tuple[dict[str, Any], float] | None = None  # replayed after every start (see request)
+        self._set_up = False
 
     def start(self) -> None:
         """Spawn the worker (its torch import overlaps the judge's own start-up)."""
@@ -50,6 +52,7 @@ class WorkerProcess:
             start_new_session=True,
         )
         self._ready = False
+        self._set_up = False
         threading.Thread(target=self._drain_stderr, args=(self._proc,), daemon=True).start()
 
     @property
@@ -68,15 +71,31 @@ class WorkerProcess:
         return b"".join(self._stderr).decode(errors="replace")[-limit:]
 
     def request(self, message: dict[str, Any], timeout: float, doing: str | None = None) -> dict[str, Any]:
-        """Send one request and wait for its reply; raise :class:`WorkerFault` on timeout, exit or garbage."""
+        """Send one request and wait for its reply; raise :class:`WorkerFault` on timeout, exit or garbage.
+
+        After every (re)start the :attr:`setup` request (the submission's preparation) goes first; a setup
+        that fails is answered instead of ``message``.
+        """
         if not self.alive:
             self.start()
         if not self._ready:
-            hello = self._receive(STARTUP_TIMEOUT, "starting the worker")
+            try:
+                hello = self._receive(STARTUP_TIMEOUT, "starting the worker")
+            except WorkerFault as exc:  # no student code has run yet: the grader's own fault
+                raise WorkerStartFailed(f"the grader could not start its worker: {exc.message}") from None
             if not hello.get("ready"):
                 self.kill()
                 raise WorkerFault("the worker sent a malformed greeting")
             self._ready = True
+        if self.setup is not None and not self._set_up:
+            self._set_up = True
+            setup, setup_timeout = self.setup
+            reply = self._exchange(setup, setup_timeout, "preparing the submission")
+            if not reply.get("ok"):
+                return reply
+        return self._exchange(message, timeout, doing)
+
+    def _exchange(self, message: dict[str, Any], timeout: float, doing: str | None) -> dict[str, Any]:
         self._next_id += 1
         nonce = secrets.token_hex(16)  # a reply must echo it: bytes written ahead of the request cannot pass
         message = {**message, "id": self._next_id, "nonce": nonce}

@@ -1,20 +1,26 @@
 """What the Gradescope autograder runs (``run_autograder``, ``setup.sh``); instructors' installations only.
 
 ``python -P -m grader.packaging.autograder ROOT`` grades ``ROOT/submission`` with every tier into
-``ROOT/results/results.json``, and writes that file whatever happens: when the grader cannot grade the
-submission at all (nothing readable was handed in, or the judge itself failed), a results.json with no
-points says so in words a student can act on. The full log goes to stdout, which Gradescope shows to
-instructors only. ``--prepare`` (run by ``setup.sh``) loads or downloads MNIST and trains the grader's
+``ROOT/results/results.json``. When nothing readable was handed in, a results.json with no points says so
+in words a student can act on. When the *grader* fails (missing data, a broken sandbox, a grader bug: exit
+code 3 of ``cnn-grader grade``), no results.json is left and the script exits non-zero, so Gradescope shows
+a failed autograder run that the instructor can re-run, never a 0 the student cannot contest. It reads
+``ROOT/submission_metadata.json`` (submission time, due dates): a late submission is named in the output
+and the late policy, off by default, applied to the score. The full log goes to stdout, which Gradescope
+shows to instructors only. ``--prepare`` (run by ``setup.sh``) loads or downloads MNIST and trains the grader's
 own models once, so that no submission pays for them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+from grader.judge.faults import GRADER_FAULT_EXIT
+from grader.late import LatePolicy, lateness
 from grader.plugin import refusal
 from grader.report import gradescope
 from grader.results import GradeReport
@@ -26,16 +32,43 @@ UNGRADABLE = (
 GRADER_FAILED = "The autograder failed on this submission (exit code {code}); your instructor has the log."
 
 
-def grade(root: Path) -> int:
-    """Grade ``root/submission`` into ``root/results``; return the grader's exit code."""
+def grade(root: Path, policy: LatePolicy | None = None) -> int:
+    """Grade ``root/submission`` into ``root/results``; return this run's exit code (non-zero: a grader fault)."""
     results = root / "results"
     results.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-P", "-m", "grader.cli", "grade", str(root / "submission"), "--out", str(results)]
     proc = subprocess.run([*command, "--tiers", "all"], cwd=root, capture_output=True, text=True)
     sys.stdout.write(proc.stdout + proc.stderr)
+    if proc.returncode == GRADER_FAULT_EXIT or proc.returncode < 0:
+        (results / "results.json").unlink(missing_ok=True)  # a failed run, not a grade
+        print("cnn-grader: a grader fault, not the student's: no results.json, so Gradescope shows a failed run")
+        return 1
     if not (results / "results.json").exists():
         gradescope.write(GradeReport(str(root / "submission"), notes=[failure(proc)]), results / "results.json")
-    return proc.returncode
+    apply_metadata(results / "results.json", root / "submission_metadata.json", policy or LatePolicy())
+    return 0
+
+
+def apply_metadata(results_file: Path, metadata_file: Path, policy: LatePolicy) -> None:
+    """Say whether the submission was late (Gradescope's metadata) and apply the late policy to the score."""
+    try:
+        metadata = json.loads(metadata_file.read_text())
+    except (OSError, json.JSONDecodeError):
+        return
+    assignment = metadata.get("assignment") or {}
+    late, days = lateness(metadata.get("created_at"), assignment.get("due_date"))
+    if not late:
+        return
+    results = json.loads(results_file.read_text())
+    note = f"Submitted {days:.2f} days after the due date."
+    fraction = policy.fraction(late, days)
+    if fraction:
+        score = sum(test.get("score", 0) for test in results.get("tests", []))
+        results["score"] = round(score * (1 - fraction), 4)
+        note += f" Late policy: {fraction:.0%} off, {score:g} -> {results['score']:g}."
+    results["output"] = (results.get("output", "") + f"\n\n> {note}").strip()
+    results.setdefault("extra_data", {})["late"] = {"days": round(days or 0, 3), "deduction": fraction}
+    results_file.write_text(json.dumps(results, indent=2))
 
 
 def failure(proc: subprocess.CompletedProcess) -> str:
@@ -60,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.prepare:
         prepare()
         return 0
-    grade(args.root)
-    return 0
+    return grade(args.root)
 
 
 if __name__ == "__main__":

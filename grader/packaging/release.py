@@ -31,7 +31,7 @@ def bundle_files() -> dict[str, str]:
     files[f"exercises/{notebookgen.NOTEBOOK_NAME}"] = notebookgen.rendered_text("exercises")
     files["pyproject.toml"] = pyproject(DESCRIPTION, ("grader*",), PUBLIC_PACKAGE_DATA)
     files["pytest.ini"] = render("pytest.ini")
-    files["README.md"] = render("README-students.md")
+    files["README.md"] = render("README-students.md", TORCH_PINS=torch_pins())
     files[".gitignore"] = render("gitignore")
     files[".github/workflows/classroom.yml"] = render("classroom.yml", TORCH_PINS=torch_pins())
     return files

@@ -57,6 +57,10 @@ def _check_block(check: CheckResult) -> str:
         return head + " <i>(hidden check)</i></li>"
     if check.status == "passed":
         return head + "</li>"
+    if check.problem:
+        return head + f" <i>(not graded: see the problem with {escape(check.problem)} above)</i></li>"
+    if check.not_implemented:
+        return head + f" <i>({escape(check.not_implemented)} is not implemented yet)</i></li>"
     body = f"<pre>{escape(check.message)}</pre>"
     if check.hint:
         body += f"<div class='hint'>Hint: {escape(check.hint)}</div>"
@@ -100,6 +104,32 @@ def pictures(report: GradeReport, evidence: Evidence) -> dict[str, list[str]]:
     return out
 
 
+def _names(checks: list[CheckResult]) -> str:
+    return ", ".join(escape(c.name) for c in checks)
+
+
+def _summaries(report: GradeReport) -> list[str]:
+    """Grader errors, shared problems (once each) and not-implemented functions (once each)."""
+    parts = []
+    if report.grader_faults:
+        from grader.report.markdown import GRADER_ERRORS
+
+        items = "".join(f"<li><b>{escape(c.name)}</b><pre>{escape(c.message)}</pre></li>" for c in report.grader_faults)
+        parts.append(f"<h2>Grader errors</h2><p class='error'>{escape(GRADER_ERRORS)}</p><ul>{items}</ul>")
+    if report.problems:
+        items = "".join(
+            f"<li><b>{escape(key)}</b>: not graded because of it: {_names(report.blocked(key))}"
+            f"<pre>{escape(message)}</pre></li>"
+            for key, message in report.problems.items()
+        )
+        parts.append(f"<h2>Problems</h2><ul>{items}</ul>")
+    missing = report.not_implemented()
+    if missing:
+        items = "".join(f"<li><code>{escape(n)}</code>: {_names(c)}</li>" for n, c in missing.items())
+        parts.append(f"<h2>Not implemented yet</h2><ul>{items}</ul>")
+    return parts
+
+
 def render(report: GradeReport, evidence: Evidence | None = None, title: str | None = None) -> str:
     """The feedback page of ``report``, with pictures from ``evidence`` where its checks are public."""
     groups = report.groups()
@@ -118,7 +148,11 @@ def render(report: GradeReport, evidence: Evidence | None = None, title: str | N
             f"<td>{passed} / {len(checks)}</td></tr>"
         )
     parts.append("</table>")
+    if report.graded_files:
+        files = ", ".join(f"{escape(m)} from <code>{escape(p)}</code>" for m, p in report.graded_files.items())
+        parts.append(f"<p>Graded files: {files}</p>")
     parts += [f"<div class='note'>{escape(note)}</div>" for note in report.notes]
+    parts += _summaries(report)
     for group, checks in groups.items():
         parts.append(f"<h2 id='{escape(group)}'>{escape(group)}</h2><ul>")
         parts += [_check_block(c) for c in checks]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import time
 import traceback
 from collections.abc import Callable
@@ -39,12 +40,36 @@ class MissingName(Exception):
     """The submission lacks a module file or a contract name."""
 
 
+_CELL_FILE = re.compile(r"ipykernel_\d+/\d+\.py$")  # where a notebook cell's functions say they live
+
+
+def _student_frame(filename: str, where: Path) -> bool:
+    return Path(filename).is_relative_to(where) or bool(_CELL_FILE.search(filename))
+
+
+def redact(text: str) -> str:
+    """``text`` with the grading machine's paths removed: submission files relative, the working folder too."""
+    for folder in (submission.folder(), Path.cwd()):
+        text = text.replace(f"{folder}/", "").replace(str(folder), ".")
+    return _CELL_FILE.sub("notebook cell", text)
+
+
 def describe_exception(exc: BaseException) -> dict[str, str]:
-    """Type, message and the traceback frames that lie in the submission's files."""
+    """Type, message and the traceback frames that lie in the submission's files (paths relative to it)."""
     where = submission.folder()
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).is_relative_to(where)]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _student_frame(f.filename, where)]
     lines = traceback.format_list(frames[-6:]) + traceback.format_exception_only(type(exc), exc)
-    return {"type": type(exc).__name__, "message": str(exc)[:1000], "traceback": "".join(lines)[-3000:]}
+    raised_in, tb = "", exc.__traceback__
+    while tb is not None:  # the innermost student function, by qualified name ("QuadrantNet.__init__")
+        if _student_frame(tb.tb_frame.f_code.co_filename, where):
+            raised_in = tb.tb_frame.f_code.co_qualname
+        tb = tb.tb_next
+    return {
+        "type": type(exc).__name__,
+        "message": redact(str(exc))[:1000],
+        "traceback": redact("".join(lines))[-3000:],
+        "raised_in": raised_in,
+    }
 
 
 def resolve(qualname: str) -> Any:
@@ -61,7 +86,7 @@ def resolve(qualname: str) -> Any:
 @op
 def op_prepare(request: dict[str, Any]) -> dict[str, Any]:
     """Find the submission's kind; execute a notebook submission (its per-cell report comes back)."""
-    return submission.prepare(request["cell_timeout"])
+    return submission.prepare(request["cell_timeout"], request["plan"])
 
 
 @op

@@ -1,0 +1,56 @@
+"""Looking inside a CNN: Grad-CAM, layer activations and saliency maps.
+
+Exercise module of cnn-grader: replace each ``raise NotImplementedError`` with your code.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def grad_cam(
+    model: nn.Module,
+    x: torch.Tensor,
+    target_layer: nn.Module,
+    target_class: int | torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Return Grad-CAM heatmaps (Selvaraju et al. 2017), N x H x W, for inputs x of N x C x H x W.
+
+    1. Score: the logit (not the softmax) of ``target_class`` for each sample. ``target_class`` is
+       an int (the same class for all), a tensor of N ints, or None (each sample's argmax).
+    2. Weights: the spatial mean of the gradient of the score w.r.t. ``target_layer``'s output,
+       one weight per channel and sample.
+    3. Map: ReLU of the weighted sum of ``target_layer``'s output channels.
+    4. Normalise each map on its own to [0, 1] by min-max; a constant map becomes all zeros
+       (never NaN).
+    5. Upsample bilinearly (``align_corners=False``) to x's H x W.
+
+    Leave the model exactly as you found it, also when an exception is raised: its and every
+    submodule's train/eval flag, no hooks left registered, parameters' ``.grad`` unchanged and
+    weights unchanged. The result is detached.
+    """
+    raise NotImplementedError
+
+
+def activations(model: nn.Module, x: torch.Tensor, layers: list[nn.Module]) -> list[torch.Tensor]:
+    """Return the outputs of each module in ``layers`` when ``model`` runs on x, in the same order.
+
+    Use forward hooks and remove them before returning (also on error). The outputs are detached;
+    no gradients are computed.
+    """
+    raise NotImplementedError
+
+
+def saliency_map(
+    model: nn.Module,
+    x: torch.Tensor,
+    target_class: int | torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Return vanilla-gradient saliency maps (Simonyan et al. 2014) of shape N x H x W.
+
+    The score is the logit of ``target_class`` (as in ``grad_cam``); the map is the maximum over
+    input channels of the absolute gradient of the score w.r.t. x. No normalisation. Leave the
+    model as you found it (modes, ``.grad``, weights) and do not modify x.
+    """
+    raise NotImplementedError

@@ -26,9 +26,11 @@ def grad_cam(
        (never NaN).
     5. Upsample bilinearly (``align_corners=False``) to x's H x W.
 
+    Compute in the mode the model is in (do not switch it to eval or train: the caller decides).
     Leave the model exactly as you found it, also when an exception is raised: its and every
     submodule's train/eval flag, no hooks left registered, parameters' ``.grad`` unchanged and
-    weights unchanged. The result is detached.
+    weights unchanged; leave ``x`` alone too (its values, ``requires_grad`` and ``.grad``). The
+    result is detached.
     """
     raise NotImplementedError
 
@@ -36,8 +38,10 @@ def grad_cam(
 def activations(model: nn.Module, x: torch.Tensor, layers: list[nn.Module]) -> list[torch.Tensor]:
     """Return the outputs of each module in ``layers`` when ``model`` runs on x, in the same order.
 
-    Use forward hooks and remove them before returning (also on error). The outputs are detached;
-    no gradients are computed.
+    Use forward hooks and remove them before returning (also on error). Return each output as
+    the layer produced it: a detached *copy* (a later in-place operation, such as
+    ``nn.ReLU(inplace=True)``, would change the layer's own output tensor). No gradients are
+    computed; the model and ``x`` are left as they were.
     """
     raise NotImplementedError
 
@@ -50,7 +54,8 @@ def saliency_map(
     """Return vanilla-gradient saliency maps (Simonyan et al. 2014) of shape N x H x W.
 
     The score is the logit of ``target_class`` (as in ``grad_cam``); the map is the maximum over
-    input channels of the absolute gradient of the score w.r.t. x. No normalisation. Leave the
-    model as you found it (modes, ``.grad``, weights) and do not modify x.
+    input channels of the absolute gradient of the score w.r.t. x. No normalisation. Compute in
+    the mode the model is in. Leave the model as you found it (modes, ``.grad``, weights) and do
+    not touch the caller's x (its values, ``requires_grad`` and ``.grad``): differentiate a copy.
     """
     raise NotImplementedError

@@ -62,6 +62,10 @@ def pytest_args(submission: Path, args: argparse.Namespace) -> list[str]:
         str(args.timeout),
         "--cell-timeout",
         str(args.cell_timeout),
+        "--check-budget",
+        str(args.check_budget),
+        "--grading-budget",
+        str(args.grading_budget),
         "--sandbox",
         args.sandbox,
         "--rerun-command",
@@ -93,6 +97,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="confine the worker with bubblewrap (auto: where it works)",
     )
     parser.add_argument("--cell-timeout", type=float, default=15.0, help="seconds per notebook cell")
+    parser.add_argument("--check-budget", type=float, default=90.0, help="seconds of student code per check")
+    parser.add_argument(
+        "--grading-budget", type=float, default=1200.0, help="seconds per grading, training included (default 1200)"
+    )
     parser.add_argument("--no-cache", action="store_true", help="train networks again even if cached")
     parser.add_argument(
         "--tiers", choices=TIER_CHOICES, help="public checks, or all (default: all where the hidden tier is installed)"

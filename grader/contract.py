@@ -192,6 +192,16 @@ QUADRANT = Module(
             corner nearly as well. It must accept square inputs of other sizes too (e.g. N x 1 x 84 x 84)
             and return N x num_classes logits. Hint: what does a flatten layer remember that a global
             pooling layer forgets, and what does a valid convolution see at the canvas edge?
+
+            How it is graded: the grader builds it (default arguments), trains it with its own trainer
+            (Adam, lr 0.003, batch 64, 2 epochs over the top-left training digits) and tests it on held-out
+            digits, each moved by a secret offset of up to 2 pixels inside its quadrant. *Learning*: top-left
+            accuracy reaches 0.70. *Invariance*: bottom-right accuracy is at least 0.85 of top-left accuracy,
+            judged whenever top-left accuracy is above 0.25 (a slow but invariant design keeps these points).
+            A result close to a threshold is measured again with two more seeds; the median decides.
+            Networks (this one and QuadrantNet) are exported with ``torch.export`` and judged as graphs of
+            tensor operations: write them as plain layers and torch operations, with no Python-level
+            randomness or data-dependent control flow in ``forward`` (``if self.training:`` is fine).
             """,
             kind="class",
             methods=(
@@ -228,9 +238,11 @@ GRADCAM = Module(
                (never NaN).
             5. Upsample bilinearly (``align_corners=False``) to x's H x W.
 
+            Compute in the mode the model is in (do not switch it to eval or train: the caller decides).
             Leave the model exactly as you found it, also when an exception is raised: its and every
             submodule's train/eval flag, no hooks left registered, parameters' ``.grad`` unchanged and
-            weights unchanged. The result is detached.
+            weights unchanged; leave ``x`` alone too (its values, ``requires_grad`` and ``.grad``). The
+            result is detached.
             """,
         ),
         Exercise(
@@ -238,8 +250,10 @@ GRADCAM = Module(
             "activations(model: nn.Module, x: torch.Tensor, layers: list[nn.Module]) -> list[torch.Tensor]",
             """Return the outputs of each module in ``layers`` when ``model`` runs on x, in the same order.
 
-            Use forward hooks and remove them before returning (also on error). The outputs are detached;
-            no gradients are computed.
+            Use forward hooks and remove them before returning (also on error). Return each output as
+            the layer produced it: a detached *copy* (a later in-place operation, such as
+            ``nn.ReLU(inplace=True)``, would change the layer's own output tensor). No gradients are
+            computed; the model and ``x`` are left as they were.
             """,
         ),
         Exercise(
@@ -249,8 +263,9 @@ GRADCAM = Module(
             """Return vanilla-gradient saliency maps (Simonyan et al. 2014) of shape N x H x W.
 
             The score is the logit of ``target_class`` (as in ``grad_cam``); the map is the maximum over
-            input channels of the absolute gradient of the score w.r.t. x. No normalisation. Leave the
-            model as you found it (modes, ``.grad``, weights) and do not modify x.
+            input channels of the absolute gradient of the score w.r.t. x. No normalisation. Compute in
+            the mode the model is in. Leave the model as you found it (modes, ``.grad``, weights) and do
+            not touch the caller's x (its values, ``requires_grad`` and ``.grad``): differentiate a copy.
             """,
         ),
     ),
@@ -268,10 +283,11 @@ TRAINING = Module(
             """Train ``model`` for one pass over ``loader`` (batches of ``(x, y)``) and return statistics.
 
             Put the model in train mode, and for each batch: move it to ``device``, clear the gradients,
-            compute ``loss_fn(model(x), y)`` (a mean over the batch), backpropagate and step the optimizer.
-            Return ``{"loss": float, "accuracy": float}``: the mean loss per *sample* and the fraction of
-            samples whose argmax prediction equals y, over the whole epoch (a smaller last batch weighs
-            less than a full one).
+            compute ``loss_fn(model(x), y)`` (a mean over the batch; one forward pass per batch), backpropagate
+            and step the optimizer. Return ``{"loss": float, "accuracy": float}``: the mean loss per
+            *sample* and the fraction of samples whose argmax prediction (of that forward pass) equals y,
+            over the whole epoch (a smaller last batch weighs less than a full one; the last batch may
+            hold a single sample).
             """,
         ),
         Exercise(
@@ -279,10 +295,11 @@ TRAINING = Module(
             'evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, device: str = "cpu") -> dict',
             """Evaluate ``model`` on ``loader`` without changing it.
 
-            Run in eval mode with gradients disabled, then restore the model's previous train/eval mode.
+            Run in eval mode with gradients disabled, then restore every submodule's own previous
+            train/eval flag (a model may hold submodules in different modes), also on error.
             Return ``{"loss": float, "accuracy": float, "y_true": Tensor, "y_pred": Tensor}``: the mean
             loss per sample, the accuracy, and 1-D CPU int64 tensors of the labels and argmax predictions
-            in loader order.
+            in loader order (the last batch may hold a single sample).
             """,
         ),
         Exercise(
@@ -293,11 +310,14 @@ TRAINING = Module(
             """Train for up to ``epochs`` epochs with early stopping on validation accuracy.
 
             Each epoch: ``train_one_epoch`` on ``train_loader``, then ``evaluate`` on ``val_loader``. An
-            epoch whose validation accuracy is strictly higher than every earlier one is the new best;
-            keep a copy of the weights then. Stop after ``patience`` consecutive epochs without a new
-            best. Before returning, load the best weights back into ``model``.
+            epoch whose validation accuracy is strictly higher than every earlier one is the new best
+            (so the first epoch always is, even at accuracy 0); keep a copy of the model's whole
+            ``state_dict`` (parameters and buffers) then. Stop after ``patience`` consecutive epochs
+            without a new best. Before returning, load the best state back into ``model``.
             Return ``{"train_loss": list[float], "val_accuracy": list[float], "best_epoch": int}`` with
-            one entry per epoch run; ``best_epoch`` is a 0-based index into those lists.
+            one entry per epoch run (``train_loss``: each epoch's mean loss per sample, as
+            ``train_one_epoch`` returns it); ``best_epoch`` is a 0-based index into those lists. With
+            ``epochs=0`` nothing is trained: empty lists, ``best_epoch`` -1, the model unchanged.
             """,
         ),
     ),

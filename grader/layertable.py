@@ -2,6 +2,8 @@
 
 torchinfo 1.8 mutates what it summarises (train/eval flags, lazy layers, device), so it only ever sees a
 deep copy, on the CPU, with ``input_data``. Rows are mapped to module names through ``named_modules()``.
+The judge reads the tables of rebuilt student networks (:class:`grader.netgraph.GraphNet`, whose operations
+are child modules that know the parameters they use) and of the reference, with the same function.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
 from torchinfo import summary
 
 LAYER_TYPES = ("Conv2d", "Linear", "MaxPool2d")
@@ -46,24 +47,3 @@ def layer_table(model: nn.Module, x: torch.Tensor, kinds: tuple[str, ...] = LAYE
             own = sum(p.numel() for p in row.module.parameters(recurse=False))
         rows.append(LayerRow(names.get(id(row.module), "?"), kind, tuple(int(s) for s in shape), int(own)))
     return rows
-
-
-class _OpRecorder(TorchFunctionMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: list[str] = []
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's protocol
-        self.names.append(getattr(func, "__name__", "?"))
-        return func(*args, **(kwargs or {}))
-
-
-def forward_with_ops(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
-    """Run ``model(x)`` without gradients; return the output and the names of the torch functions it called.
-
-    Modules and functional calls alike show up (``nn.ReLU`` and ``F.relu`` both as ``relu``), which
-    torchinfo's table cannot show.
-    """
-    with torch.no_grad(), _OpRecorder() as recorder:
-        out = model(x)
-    return out, recorder.names

@@ -48,6 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--seed", type=int, default=0, help="seed for generated inputs and training")
     group.addoption("--data-root", default=None, help="folder holding MNIST/raw (default $CNN_GRADER_DATA)")
     group.addoption("--check-timeout", type=float, default=20.0, help="seconds one request to the worker may take")
+    group.addoption("--check-budget", type=float, default=90.0, help="seconds of worker time one check may use")
+    group.addoption("--grading-budget", type=float, default=1200.0, help="seconds one whole grading may take")
     group.addoption("--sandbox", default="auto", choices=("auto", "bwrap", "none"), help="how to confine the worker")
     group.addoption("--no-cache", action="store_true", help="train networks again even if cached")
     group.addoption("--cell-timeout", type=float, default=15.0, help="seconds one notebook cell may run")
@@ -82,6 +84,8 @@ def pytest_configure(config: pytest.Config) -> None:
         data_root=config.getoption("data_root"),
         timeout=config.getoption("check_timeout"),
         cell_timeout=config.getoption("cell_timeout"),
+        check_budget=config.getoption("check_budget"),
+        grading_budget=config.getoption("grading_budget"),
         sandbox=config.getoption("sandbox"),
         use_cache=not config.getoption("no_cache"),
     )
@@ -132,12 +136,22 @@ class SubmissionSession:
         try:
             self.session = GradingSession(self.source, self.options)
         except BadSubmission as exc:
+            name = Path(self.source).name  # the student's name for it, not the grading machine's path
+            self.recorder.report.notes.append(f"{REFUSAL} {name}: {str(exc).replace(str(self.source), name)}")
+            writer = session.config.pluginmanager.get_plugin("cnn-grader-report")
+            if writer is not None:  # every submission gets its results.json, a refused one too (score 0)
+                writer.write_refusal()
             raise pytest.UsageError(f"{REFUSAL} {self.source}: {exc}") from None
         except SandboxUnavailable as exc:
             pytest.exit(f"{GRADER_FAULT}: the sandbox cannot run here: {exc}", returncode=GRADER_FAULT_EXIT)
         self.recorder.session = self.session
         self.recorder.report.graded_files = self.session.graded_files()
+        self.recorder.report.flags = [str(signal) for signal in self.session.tamper_signals]
         self.session.start()
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if self.session is not None:
+            self.session.begin_check()
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Stop before grading when the data the selected checks need is missing (a grader fault, not the student's)."""
@@ -155,6 +169,10 @@ class SubmissionSession:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.session is not None:
+            self.recorder.report.notes.append(
+                f"Graded with seed {self.options.seed} (--seed): the networks' training, the generated cases and "
+                "the hidden test models follow it."
+            )
             self.recorder.report.notes.extend(self.session.redact(n) for n in self.session.notes)
             self.session.close()
 
@@ -168,8 +186,11 @@ def _session_plugin(config: pytest.Config) -> SubmissionSession:
 
 @pytest.fixture(scope="session")
 def grading(request: pytest.FixtureRequest) -> GradingSession:
-    """The grading session of ``--submission`` (worker started at session start)."""
-    return _session_plugin(request.config).session
+    """The grading session of ``--submission`` (worker started at session start); every check is withheld
+    from a submission flagged for tampering."""
+    session = _session_plugin(request.config).session
+    session.check_untampered()
+    return session
 
 
 @pytest.fixture(scope="session")
@@ -313,6 +334,15 @@ class ReportWriter:
         self.report_json = config.getoption("report_json")
         self.evidence = config.getoption("evidence")
         self.feedback_html = config.getoption("feedback_html")
+
+    def write_refusal(self) -> None:
+        """results.json and feedback.md of a submission that could not be read (its notes say why)."""
+        from grader.report import gradescope, markdown
+
+        if self.results_json:
+            gradescope.write(self.recorder.report, Path(self.results_json))
+        if self.feedback_md:
+            markdown.write(self.recorder.report, Path(self.feedback_md))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

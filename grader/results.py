@@ -10,6 +10,7 @@ from typing import Literal
 from grader import atomic
 
 Status = Literal["passed", "failed", "error"]
+TAMPERING = "tampering"  # the problem key of checks withheld because the submission reaches into the grader
 
 
 @dataclass
@@ -49,7 +50,9 @@ class GradeReport:
     """All check results of one submission plus notes on how it was graded.
 
     ``graded_files`` maps each exercise module to the file it was graded from; ``problems`` maps a shared
-    cause (see :attr:`CheckResult.problem`) to its message, reported once.
+    cause (see :attr:`CheckResult.problem`) to its message, reported once. ``flags`` are the judge's findings
+    of code that reaches into the grader or the interpreter (``file:line: what``, :mod:`grader.judge.tamper`):
+    evidence for the instructor to review; while there are any, the checks are withheld.
     """
 
     submission: str
@@ -58,6 +61,7 @@ class GradeReport:
     notes: list[str] = field(default_factory=list)
     graded_files: dict[str, str] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -103,6 +107,7 @@ class GradeReport:
             list(data.get("notes", [])),
             dict(data.get("graded_files", {})),
             dict(data.get("problems", {})),
+            [str(flag) for flag in data.get("flags", [])],
         )
 
 

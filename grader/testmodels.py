@@ -24,16 +24,19 @@ def _fill(model: nn.Module, seed: int, scale: float) -> nn.Module:
     return model
 
 
-class ModeProbe(nn.Module):
-    """Identity layer that logs ``(training, grad_enabled)`` at every forward call."""
+class GradModeShift(nn.Module):
+    """Identity without gradients; adds ``shift`` while gradients are enabled.
 
-    def __init__(self) -> None:
+    A value consequence of ``torch.no_grad()``: an ``evaluate`` that forgets it returns other losses and
+    predictions, which the judge tells apart from the right ones without asking the worker anything.
+    """
+
+    def __init__(self, shift: float = 3.0) -> None:
         super().__init__()
-        self.log: list[tuple[bool, bool]] = []
+        self.shift = shift
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.log.append((self.training, torch.is_grad_enabled()))
-        return x
+        return x + self.shift if torch.is_grad_enabled() else x
 
 
 class ParamCountingNet(nn.Module):
@@ -63,15 +66,27 @@ class CamNet(nn.Module):
 
     The head sees every position with its own weight, so gradients at the target layer
     (``features.2``) vary across the image. ``head_scale`` multiplies the logits (0 gives a zero map).
-    With ``explode`` the head raises after the target layer has run.
+    With ``explode`` the head raises after the target layer has run; ``batch_norm`` puts a batch norm after
+    ``features.2`` (so the mode a function computes in shows in its values); ``inplace`` makes the first
+    ReLU in-place (so an activation that is not copied shows). Layers: ``features.0`` conv, ``.1`` ReLU,
+    ``.2`` conv, ``.3`` batch norm or identity, ``.4`` ReLU, ``.5`` max pool.
     """
 
-    def __init__(self, height: int, width: int, classes: int = 4, explode: bool = False) -> None:
+    def __init__(
+        self,
+        height: int,
+        width: int,
+        classes: int = 4,
+        explode: bool = False,
+        batch_norm: bool = False,
+        inplace: bool = False,
+    ) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(2, 4, 3, padding=1),
-            nn.ReLU(),
+            nn.ReLU(inplace=inplace),  # in place: it overwrites features.0's output tensor
             nn.Conv2d(4, 6, 3, padding=1),
+            nn.BatchNorm2d(6) if batch_norm else nn.Identity(),  # train and eval mode differ, deterministically
             nn.ReLU(),
             nn.MaxPool2d(2),
         )
@@ -101,73 +116,82 @@ class QuadrantCamNet(nn.Module):
 
 
 class ProbeMLP(nn.Module):
-    """Linear-ReLU-(Dropout)-Linear with a :class:`ModeProbe` after the first layer."""
+    """Linear-(BatchNorm)-ReLU-(Dropout)-(GradModeShift)-Linear: each optional layer makes one behaviour show.
 
-    def __init__(self, features: int = 8, classes: int = 3, dropout: float | None = None) -> None:
+    ``batch_norm`` makes train and eval mode give other outputs deterministically (batch statistics against
+    running ones), so the mode a loop runs in shows in the weights after an epoch; ``dropout`` makes an
+    evaluation in train mode random; ``grad_shift`` makes an evaluation with gradients enabled shift the logits.
+    """
+
+    def __init__(
+        self,
+        features: int = 8,
+        classes: int = 3,
+        dropout: float | None = None,
+        batch_norm: bool = False,
+        grad_shift: bool = False,
+    ) -> None:
         super().__init__()
         self.fc1 = nn.Linear(features, 16)
-        self.probe = ModeProbe()
+        self.norm = nn.BatchNorm1d(16) if batch_norm else nn.Identity()
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
+        self.shift = GradModeShift() if grad_shift else nn.Identity()
         self.fc2 = nn.Linear(16, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.drop(F.relu(self.probe(self.fc1(x)))))
-
-
-class EpochCounter:
-    """Counts passes over a :class:`CountingLoader` (shared with :class:`ScriptedNet`)."""
-
-    def __init__(self) -> None:
-        self.epoch = 0
-
-
-class CountingLoader:
-    """A re-iterable list of batches that counts how often it was iterated."""
-
-    def __init__(self, batches: list[tuple[torch.Tensor, torch.Tensor]], counter: EpochCounter) -> None:
-        self.batches = batches
-        self.counter = counter
-
-    def __iter__(self):
-        self.counter.epoch += 1
-        return iter(self.batches)
-
-    def __len__(self) -> int:
-        return len(self.batches)
+        return self.fc2(self.shift(self.drop(F.relu(self.norm(self.fc1(x))))))
 
 
 class ScriptedNet(nn.Module):
-    """Validation accuracy follows a script, whatever the training does; training still moves weights.
+    """Validation accuracy follows a script, whatever the training does; the state tells which epoch it is from.
 
-    Inputs are rows ``[is_val, index, label, features...]``. Training rows go through a linear layer.
-    Validation rows after ``e`` training epochs get logits that are right for the first
-    ``round(script[e - 1] * n_val)`` indices and wrong for the rest. At the first validation call of
-    each epoch the weights are snapshotted, so the judge can tell which epoch's weights fit() kept.
+    Inputs are rows ``[is_val, index, label, features...]``. Training rows go through a linear layer, and each
+    training batch adds one to the buffer ``trained_batches`` (part of the state dict, so it is saved and
+    restored with the weights). Validation rows, once ``trained_batches`` covers ``e`` epochs, get logits that
+    are right for the first ``round(script[e - 1] * n_val)`` indices and wrong for the rest. The judge reads
+    which epoch a returned model's state is from in its ``trained_batches``: evidence that only restoring the
+    saved state can produce, with no instrumentation of the loop.
     """
 
-    def __init__(self, script: list[float], counter: EpochCounter, n_val: int, classes: int = 3) -> None:
+    def __init__(self, script: list[float], batches_per_epoch: int, n_val: int, classes: int = 3) -> None:
         super().__init__()
         self.linear = nn.Linear(4, classes)
+        self.register_buffer("trained_batches", torch.zeros((), dtype=torch.int64))
         self.script = script
-        self.counter = counter
+        self.batches_per_epoch = batches_per_epoch
         self.n_val = n_val
         self.classes = classes
-        self.snapshots: dict[int, dict[str, np.ndarray]] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.linear(x[:, 3:])
         is_val = x[:, 0] > 0.5
         if not bool(is_val.any()):
+            with torch.no_grad():
+                self.trained_batches += 1
             return out
-        epoch = self.counter.epoch
-        if epoch not in self.snapshots:
-            self.snapshots[epoch] = state_arrays(self)
+        epoch = int(self.trained_batches) // self.batches_per_epoch
         accuracy = self.script[min(max(epoch, 1), len(self.script)) - 1]
         label = x[:, 2].long()
         correct = x[:, 1] < round(accuracy * self.n_val)
         target = torch.where(correct, label, (label + 1) % self.classes)
         scripted = F.one_hot(target, self.classes).float() * 10.0 + 0.0 * out
         return torch.where(is_val[:, None], scripted, out)
+
+
+def batches(x: Any, y: Any, size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(x, y) as a list of batches in order (a re-iterable loader)."""
+    xs = torch.from_numpy(np.asarray(x, dtype=np.float32).copy())
+    ys = torch.from_numpy(np.asarray(y, dtype=np.int64).copy())
+    return [(xs[i : i + size], ys[i : i + size]) for i in range(0, len(xs), size)]
+
+
+def scripted_fit(request: dict[str, Any]) -> tuple[ScriptedNet, list, list, torch.optim.Optimizer]:
+    """The fit() set-up of a request (script, data, batch size, learning rate), identical on both sides."""
+    train = batches(request["train_x"], request["train_y"], request["batch_size"])
+    val = batches(request["val_x"], request["val_y"], request["batch_size"])
+    torch.manual_seed(0)
+    model = ScriptedNet(request["script"], len(train), n_val=len(request["val_x"]))
+    return model, train, val, torch.optim.SGD(model.parameters(), lr=request["lr"])
 
 
 def state_arrays(model: nn.Module) -> dict[str, np.ndarray]:
@@ -190,23 +214,16 @@ def build(spec: dict[str, Any]) -> nn.Module:
     if name == "param_counting":
         model: nn.Module = _fill(ParamCountingNet(), seed, scale)
     elif name == "cam_net":
-        model = _fill(
-            CamNet(spec["height"], spec["width"], spec.get("classes", 4), spec.get("explode", False)),
-            seed,
-            scale,
-        )
+        options = {k: bool(spec[k]) for k in ("explode", "batch_norm", "inplace") if k in spec}
+        model = _fill(CamNet(spec["height"], spec["width"], spec.get("classes", 4), **options), seed, scale)
         with torch.no_grad():
             model.head.weight.mul_(float(spec.get("head_scale", 1.0)))
             model.head.bias.mul_(float(spec.get("head_scale", 1.0)))
     elif name == "quadrant_cam":
         model = _fill(QuadrantCamNet(), seed, 0.05)
     elif name == "probe_mlp":
-        model = _fill(ProbeMLP(spec.get("features", 8), spec.get("classes", 3), spec.get("dropout")), seed, scale)
+        layers = {k: spec[k] for k in ("dropout", "batch_norm", "grad_shift") if k in spec}
+        model = _fill(ProbeMLP(spec.get("features", 8), spec.get("classes", 3), **layers), seed, scale)
     else:
         raise KeyError(f"unknown test model {name!r}")
     return model
-
-
-def probe_log(model: nn.Module) -> list[tuple[bool, bool]]:
-    """All ``(training, grad_enabled)`` records of the model's probes, in call order."""
-    return [entry for m in model.modules() if isinstance(m, ModeProbe) for entry in m.log]

@@ -108,7 +108,7 @@ def activations(model: nn.Module, x: torch.Tensor, layers: list[nn.Module]) -> l
 
     def make_hook(position: int):
         def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-            outputs[position] = output.detach()
+            outputs[position] = output.detach().clone()
 
         return hook
 

@@ -44,9 +44,11 @@ def grad_cam(
        (never NaN).
     5. Upsample bilinearly (``align_corners=False``) to x's H x W.
 
+    Compute in the mode the model is in (do not switch it to eval or train: the caller decides).
     Leave the model exactly as you found it, also when an exception is raised: its and every
     submodule's train/eval flag, no hooks left registered, parameters' ``.grad`` unchanged and
-    weights unchanged. The result is detached.
+    weights unchanged; leave ``x`` alone too (its values, ``requires_grad`` and ``.grad``). The
+    result is detached.
     """
     saved = {}
 
@@ -93,17 +95,17 @@ def grad_cam(
 def activations(model: nn.Module, x: torch.Tensor, layers: list[nn.Module]) -> list[torch.Tensor]:
     """Return the outputs of each module in ``layers`` when ``model`` runs on x, in the same order.
 
-    Use forward hooks and remove them before returning (also on error). The outputs are detached;
-    no gradients are computed.
-
-    If a layer runs more than once in one forward pass, its last output is returned.
+    Use forward hooks and remove them before returning (also on error). Return each output as
+    the layer produced it: a detached *copy* (a later in-place operation, such as
+    ``nn.ReLU(inplace=True)``, would change the layer's own output tensor). No gradients are
+    computed; the model and ``x`` are left as they were.
     """
     outputs = {}
     handles = []
     for i, layer in enumerate(layers):
         # i=i binds the current index (a plain closure would see the last i only).
         def hook(module, inputs, output, i=i):
-            outputs[i] = output.detach()
+            outputs[i] = output.detach().clone()  # a later in-place op must not change it
 
         handles.append(layer.register_forward_hook(hook))
     try:
@@ -123,8 +125,9 @@ def saliency_map(
     """Return vanilla-gradient saliency maps (Simonyan et al. 2014) of shape N x H x W.
 
     The score is the logit of ``target_class`` (as in ``grad_cam``); the map is the maximum over
-    input channels of the absolute gradient of the score w.r.t. x. No normalisation. Leave the
-    model as you found it (modes, ``.grad``, weights) and do not modify x.
+    input channels of the absolute gradient of the score w.r.t. x. No normalisation. Compute in
+    the mode the model is in. Leave the model as you found it (modes, ``.grad``, weights) and do
+    not touch the caller's x (its values, ``requires_grad`` and ``.grad``): differentiate a copy.
     """
     modes = [(m, m.training) for m in model.modules()]
     try:

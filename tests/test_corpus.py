@@ -1,27 +1,33 @@
 """The grader proven against a corpus of realistic bugs: each loses exactly the checks meant to catch it.
 
-Speed: the robustness checks train two CNNs (most of a grading's time; the grader's observation cache
-keys them on quadrant.py *and* every module the worker had imported, so a shapes bug retrains) and only
-ever run ``quadrant.QuadrantNet`` and ``quadrant.RobustQuadrantNet`` with the grader's own trainer. A bug
-planted in another module cannot reach them, so those bugs are graded with ``-k "not robustness"`` and
-the test asserts that exactly the robustness checks were left out. Set ``CNN_CORPUS_FULL=1`` to grade
-every bug with every check.
+Speed: a bug in shapes.py, gradcam.py or training.py that fails only checks of its own group is graded in
+one ``cnn-grader batch`` (two jobs) with the other bugs of its module, on that group's checks: no check of
+another group calls that module. The quadrant bugs are graded one by one with every check (the robustness
+checks train two CNNs, keyed in the observation cache by the exported graph, so an unchanged network is
+trained once). Set ``CNN_CORPUS_FULL=1`` to grade every bug with every check, one by one.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, grade
 from corpus import BUGS, SOLUTIONS, Bug, apply
 
+from grader.batch import store
+from grader.batch.runner import run_batch
+from grader.batch.task import GradeSettings
+
 CHECKS_DIR = ROOT / "grader" / "checks"
 HIDDEN_DIR = ROOT / "hidden_checks"
 FULL = os.environ.get("CNN_CORPUS_FULL") == "1"
 TRAINING_GROUP = "robustness"  # the only checks that train, and they use quadrant.py alone
+BATCHED_GROUPS = ("shapes", "gradcam", "training")  # a module whose checks call that module alone
 
 
 def check_names() -> set[str]:
@@ -61,10 +67,50 @@ def test_corpus_is_well_formed() -> None:
     assert not unproven, f"no bug in the corpus fails these checks: {sorted(unproven)}"
 
 
+def _batched(bug: Bug) -> bool:
+    """A bug in shapes.py, gradcam.py or training.py that fails only checks of its own group is graded in one
+    batch with the other bugs of its module, on that group's checks (no other check calls that module)."""
+    return not FULL and bug.module in BATCHED_GROUPS and all(n.startswith(f"{bug.module}/") for n in bug.fails)
+
+
 def _grade_args(bug: Bug) -> tuple[str, ...]:
     if FULL or bug.module == "quadrant":
         return ()
     return ("-k", f"not {TRAINING_GROUP}")
+
+
+@dataclass
+class Batched:
+    """A bug's results from the batch of its module (the fields of ``conftest.Graded`` that the test reads)."""
+
+    results: dict
+    feedback: str
+
+    @property
+    def checks(self) -> dict[str, dict]:
+        return {t["name"]: t for t in self.results["tests"]}
+
+    @property
+    def failed(self) -> set[str]:
+        return {name for name, t in self.checks.items() if t["status"] != "passed"}
+
+
+@pytest.fixture(scope="session")
+def module_batches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Batched]:
+    """Every batched bug graded by ``run_batch`` (two jobs), one batch per module with ``-k <module>``."""
+    graded: dict[str, Batched] = {}
+    for module in BATCHED_GROUPS:
+        bugs = [bug for bug in BUGS if _batched(bug) and bug.module == module]
+        where = tmp_path_factory.mktemp(f"corpus_{module}")
+        for bug in bugs:
+            apply(bug, where / "class" / bug.name)
+        run_batch(where / "class", where / "out", GradeSettings(k=module), jobs=2, progress=False)
+        for bug in bugs:
+            folder = store.student_dir(where / "out", bug.name)
+            graded[bug.name] = Batched(
+                json.loads((folder / "results.json").read_text()), (folder / "feedback.md").read_text()
+            )
+    return graded
 
 
 def _graded(bug: Bug, tmp_path: Path):
@@ -73,11 +119,18 @@ def _graded(bug: Bug, tmp_path: Path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("bug", BUGS, ids=lambda bug: bug.name)
-def test_bug_fails_exactly_its_checks(bug: Bug, tmp_path: Path) -> None:
-    graded = _graded(bug, tmp_path)
-
+def test_bug_fails_exactly_its_checks(bug: Bug, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     names = check_names()
-    expected_graded = names if not _grade_args(bug) else {n for n in names if not n.startswith(f"{TRAINING_GROUP}/")}
+    if _batched(bug):
+        graded = request.getfixturevalue("module_batches")[bug.name]
+        group = {n for n in names if n.startswith(f"{bug.module}/")}
+        assert group <= set(graded.checks), "the batch left out checks of the bug's group"
+        expected_graded = set(graded.checks)  # -k shapes also selects quadrant/layer_shapes: it must pass too
+    else:
+        graded = _graded(bug, tmp_path)
+        expected_graded = (
+            names if not _grade_args(bug) else {n for n in names if not n.startswith(f"{TRAINING_GROUP}/")}
+        )
     assert set(graded.checks) == expected_graded, "the grading ran an unexpected set of checks"
 
     unexpected = graded.failed - bug.fails

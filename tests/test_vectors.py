@@ -42,7 +42,8 @@ def test_stored_vectors_match_the_reference() -> None:
     for key, fresh in arrays.items():
         stored = vectors.array(key)
         assert stored.dtype == fresh.dtype and stored.shape == fresh.shape, key
-        assert np.allclose(stored, fresh, rtol=1e-6, atol=1e-7), f"{key} drifted: run python -m grader.vectors"
+        # the checks' own tolerance: training with batch norm varies by a few 1e-6 between processes
+        assert np.allclose(stored, fresh, rtol=1e-5, atol=1e-5), f"{key} drifted: run python -m grader.vectors"
 
 
 def test_every_stored_array_is_plain_numeric_data() -> None:

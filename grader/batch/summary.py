@@ -18,7 +18,7 @@ from grader.checks.registry import all_specs
 from grader.late import LatePolicy, lateness
 from grader.report import figures, spreadsheet
 from grader.report.html import image, page
-from grader.results import CheckResult, GradeReport
+from grader.results import TAMPERING, CheckResult, GradeReport
 
 ID_COLUMNS = ("user_id", "submission_id", "email", "login")
 
@@ -48,7 +48,11 @@ class Row:
 
     def import_problems(self) -> list[tuple[str, str]]:
         """(what, first line of why) for every module that failed to import or run."""
-        return [(key, message.splitlines()[0] if message else "") for key, message in self.report.problems.items()]
+        return [
+            (key, message.splitlines()[0] if message else "")
+            for key, message in self.report.problems.items()
+            if key != TAMPERING
+        ]
 
 
 def load_rows(out: Path, students: list[str]) -> list[Row]:
@@ -84,7 +88,7 @@ def gradebook(rows: list[Row], policy: LatePolicy | None = None, due: str | None
     maxima = group_maxima()
     groups = list(maxima)
     header = ["student", "status", "total", *groups, "max_score", "late", "late_deduction", "final"]
-    header += [*ID_COLUMNS, "seconds", "reason"]
+    header += [*ID_COLUMNS, "flagged", "seconds", "reason"]
     maximum = sum(maxima.values())
     lines = []
     for row in rows:
@@ -103,6 +107,7 @@ def gradebook(rows: list[Row], policy: LatePolicy | None = None, due: str | None
                 float(deduction),
                 float(row.report.score - deduction),
                 *(str(ids.get(column, "")) for column in ID_COLUMNS),
+                bool(row.report.flags),
                 row.meta.get("seconds"),
                 row.meta.get("reason", ""),
             ]
@@ -213,6 +218,18 @@ def render(rows: list[Row], extra: str = "", left_out: list[str] | None = None) 
             ],
         )
         if ungraded
+        else "<p>None.</p>"
+    )
+    flagged = [r for r in graded if r.report.flags]
+    parts.append("<h2>Submissions flagged for review</h2>")
+    parts.append(
+        "<p>Code that reaches into the grader or the interpreter; their checks were withheld (0 points) until "
+        "you review them (docs/security.md).</p>"
+        + _table(
+            ["student", "where and what"],
+            [[_link(r), "<br>".join(escape(flag) for flag in r.report.flags)] for r in flagged],
+        )
+        if flagged
         else "<p>None.</p>"
     )
     broken = [(r, what, why) for r in graded for what, why in r.import_problems()]

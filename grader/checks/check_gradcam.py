@@ -36,16 +36,20 @@ class CamCase:
     class_as: str = "tensor"
     layer: str = "features.2"
     head_scale: float = 1.0
+    batch_norm: bool = False  # with mode "train", the mode a function computes in shows in its values
+    inplace: bool = False
+    mode: str = "eval"  # the mode the model is handed over in
 
     @property
     def spec(self) -> dict[str, Any]:
-        return {
+        spec = {
             "name": "cam_net",
             "seed": self.seed,
             "height": self.height,
             "width": self.width,
             "head_scale": self.head_scale,
         }
+        return spec | {k: True for k in ("batch_norm", "inplace") if getattr(self, k)}
 
     def x(self) -> np.ndarray:
         generator = torch.Generator().manual_seed(1000 + self.seed)
@@ -53,8 +57,9 @@ class CamCase:
 
     def describe(self) -> str:
         klass = "argmax" if self.class_as == "none" else f"{self.class_as} {self.target_class}"
+        model = "a test CNN with batch norm, in train mode" if self.mode == "train" else "a test CNN"
         return (
-            f"grad_cam on a test CNN, x of shape {self.batch} x 2 x {self.height} x {self.width}, "
+            f"grad_cam on {model}, x of shape {self.batch} x 2 x {self.height} x {self.width}, "
             f"target_layer={self.layer}, target_class={klass}"
         )
 
@@ -64,10 +69,17 @@ AGREEMENT_CASES = (
     CamCase(seed=2, batch=2, height=16, width=16, class_as="none"),
     CamCase(seed=3, batch=1, height=10, width=14, target_class=1, class_as="int", layer="features.0"),
     # after the max pool: a half-resolution map, so upsampling and its order against normalisation matter
-    CamCase(seed=12, batch=2, height=12, width=16, target_class=[0, 2], layer="features.4"),
+    CamCase(seed=12, batch=2, height=12, width=16, target_class=[0, 2], layer="features.5"),
+    # handed over in train mode with batch norm: computed in that mode (the contract), not switched to eval
+    CamCase(seed=13, batch=3, height=10, width=12, target_class=[1, 0, 2], batch_norm=True, mode="train"),
 )
-ACTIVATIONS_CASE, ACTIVATION_LAYERS = CamCase(seed=9, batch=2, height=12, width=16), ("features.3", "features.0")
+ACTIVATIONS_CASE, ACTIVATION_LAYERS = CamCase(seed=9, batch=2, height=12, width=16), ("features.4", "features.0")
+# features.0's output is overwritten by the in-place ReLU after it: activations must return a copy
+INPLACE_CASE = CamCase(seed=9, batch=2, height=12, width=16, inplace=True)
 SALIENCY_CASE = CamCase(seed=10, batch=2, height=10, width=12, target_class=[1, 3])
+SALIENCY_TRAIN_CASE = CamCase(
+    seed=14, batch=3, height=9, width=11, target_class=[0, 3, 1], batch_norm=True, mode="train"
+)
 
 
 def class_arg(case: CamCase) -> Any:
@@ -95,6 +107,7 @@ def student_cam(grading: GradingSession, case: CamCase, **extra: Any) -> dict:
         target_layer=case.layer,
         target_class=case.target_class,
         class_as=case.class_as,
+        mode=case.mode,
         **extra,
     )
 
@@ -113,8 +126,7 @@ def cam_output(reply: dict, case: CamCase) -> np.ndarray:
 @check(
     "gradcam/matches_reference",
     4,
-    hint="score = logit (no softmax); weights = spatial mean of gradients; ReLU; min-max per image; then bilinear "
-    "upsampling with align_corners=False",
+    hint="take the contract's five steps in its order; the message shows where your map differs most",
 )
 def test_matches_reference(grading: GradingSession) -> None:
     for index, case in enumerate(AGREEMENT_CASES):
@@ -216,18 +228,26 @@ def _side_effects(changes: dict[str, list[str]]) -> list[str]:
     return [f"{labels[k]}: {', '.join(v[:4])}" for k, v in changes.items() if v]
 
 
-@check(
-    "gradcam/no_side_effects",
-    3,
-    hint="remove hooks and restore every submodule's mode in a finally block; torch.autograd.grad leaves .grad alone",
+def _input_effects(reply: dict) -> list[str]:
+    """What a function did to the caller's x: its values, ``requires_grad`` or ``.grad``."""
+    effects = ["x's values changed"] if reply.get("input_modified") else []
+    return effects + [f"x's {flag} set" for flag in reply.get("input_flags", [])]
+
+
+SIDE_EFFECT_HINT = (
+    "work on copies and undo what you changed in a finally block: hooks removed, every submodule's mode "
+    "restored, torch.autograd.grad instead of backward() so that no .grad is filled, x left as it came"
 )
+
+
+@check("gradcam/no_side_effects", 3, hint=SIDE_EFFECT_HINT)
 def test_no_side_effects(grading: GradingSession) -> None:
     case = CamCase(seed=8, batch=2, height=12, width=12, target_class=[0, 1])
     reply = student_cam(grading, case, mixed_modes=True, preset_grads=True)
     no_exception(reply, f"{case.describe()} on a model with mixed train/eval submodules")
-    problems = _side_effects(reply["changes"])
+    problems = _side_effects(reply["changes"]) + _input_effects(reply)
     if problems:
-        raise CheckFailure(f"{case.describe()} changed the model: " + "; ".join(problems))
+        raise CheckFailure(f"{case.describe()} changed the model or x: " + "; ".join(problems))
     spec = {**case.spec, "explode": True}
     reply = explain(
         grading,
@@ -270,9 +290,10 @@ def _keep_pictures(grading: GradingSession, x: np.ndarray, maps: np.ndarray, wei
 
 @check("gradcam/peak_on_object", 1, hint="a correct Grad-CAM on a trained digit model peaks on the digit")
 def test_peak_on_object(grading: GradingSession, digits: PreparedDigits) -> None:
-    canvases, corners = quadrant_canvases(digits.split.test_digits[:PEAK_DIGITS], seed=1)
+    # training digits: the robustness checks' held-out digits and their labels never reach the worker
+    canvases, corners = quadrant_canvases(digits.split.train_digits[-PEAK_DIGITS:], seed=1)
     x = canvases.numpy()
-    labels = digits.split.test_labels[:PEAK_DIGITS].tolist()
+    labels = digits.split.train_labels[-PEAK_DIGITS:].tolist()
     weights = quadrant_cam_weights(digits.split)
     reply = explain(
         grading,
@@ -304,27 +325,35 @@ def test_peak_on_object(grading: GradingSession, digits: PreparedDigits) -> None
     hint="register forward hooks, collect outputs in the order of `layers`, remove hooks",
 )
 def test_activations(grading: GradingSession) -> None:
-    case, layers = ACTIVATIONS_CASE, list(ACTIVATION_LAYERS)
-    what = f"activations(model, x, layers=[{', '.join(layers)}])"
-    reply = explain(grading, "gradcam.activations", what, model=case.spec, x=case.x(), layers=layers)
-    no_exception(reply, what)
-    items = expect.as_list(reply["result"], what, length=len(layers))
-    expected = [vectors.array(f"gradcam/activations/{name}") for name in layers]
-    for name, item, want in zip(layers, items, expected, strict=True):
-        expect.close(
-            expect.as_array(item, f"{what}, output of {name}", tuple(want.shape)),
-            want,
-            ATOL,
-            f"{what}, output of {name}",
-        )
-    problems = _side_effects(reply["changes"])
-    if problems:
-        raise CheckFailure(f"{what} changed the model: " + "; ".join(problems))
+    for case, layers, key, how in (
+        (ACTIVATIONS_CASE, list(ACTIVATION_LAYERS), "gradcam/activations", ""),
+        (INPLACE_CASE, ["features.0"], "gradcam/activations_inplace", " (an in-place ReLU follows features.0)"),
+    ):
+        what = f"activations(model, x, layers=[{', '.join(layers)}]){how}"
+        reply = explain(grading, "gradcam.activations", what, model=case.spec, x=case.x(), layers=layers)
+        no_exception(reply, what)
+        items = expect.as_list(reply["result"], what, length=len(layers))
+        for name, item in zip(layers, items, strict=True):
+            want = vectors.array(f"{key}/{name}")
+            got = expect.as_array(item, f"{what}, output of {name}", tuple(want.shape))
+            hint = (
+                "return a copy of each output: a later in-place operation changes the layer's own tensor"
+                if how
+                else None
+            )
+            try:
+                expect.close(got, want, ATOL, f"{what}, output of {name}")
+            except CheckFailure as exc:
+                raise CheckFailure(exc.message, hint=hint) from None
+        problems = _side_effects(reply["changes"]) + _input_effects(reply)
+        if problems:
+            raise CheckFailure(f"{what} changed the model or x: " + "; ".join(problems), hint=SIDE_EFFECT_HINT)
 
 
 def saliency_matches(grading: GradingSession, case: CamCase, want: np.ndarray) -> None:
     """saliency_map on ``case`` equals ``want`` and leaves the model and its input alone."""
-    what = f"saliency_map(model, x, target_class=tensor({case.target_class})) on a test CNN"
+    model = "a test CNN with batch norm, in train mode" if case.mode == "train" else "a test CNN"
+    what = f"saliency_map(model, x, target_class=tensor({case.target_class})) on {model}"
     reply = explain(
         grading,
         "gradcam.saliency_map",
@@ -333,15 +362,17 @@ def saliency_matches(grading: GradingSession, case: CamCase, want: np.ndarray) -
         x=case.x(),
         target_class=case.target_class,
         class_as="tensor",
+        mode=case.mode,
     )
     no_exception(reply, what)
     got = expect.as_array(reply["result"], what, (case.batch, case.height, case.width))
     expect.close(got, want, ATOL * max(1.0, float(np.abs(want).max())), what)
-    problems = _side_effects(reply["changes"]) + (["x modified"] if reply["input_modified"] else [])
+    problems = _side_effects(reply["changes"]) + _input_effects(reply)
     if problems:
-        raise CheckFailure(f"{what} changed the model or its input: " + "; ".join(problems))
+        raise CheckFailure(f"{what} changed the model or x: " + "; ".join(problems), hint=SIDE_EFFECT_HINT)
 
 
-@check("gradcam/saliency_map", 1, hint="max over channels of |d logit / d x|; no normalisation")
+@check("gradcam/saliency_map", 1, hint="the gradient of one logit with respect to the input, per pixel")
 def test_saliency_map(grading: GradingSession) -> None:
     saliency_matches(grading, SALIENCY_CASE, vectors.array("gradcam/saliency"))
+    saliency_matches(grading, SALIENCY_TRAIN_CASE, vectors.array("gradcam/saliency_train_mode"))

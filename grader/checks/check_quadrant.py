@@ -1,28 +1,36 @@
-"""quadrant/...: the QuadrantNet's layers, read with torchinfo, against the reference's table (stored vectors)."""
+"""quadrant/...: the QuadrantNet's layers against the reference's table (stored vectors).
+
+The network is judged in the judge (:mod:`grader.judge.networks`): its layer table (read with torchinfo from
+the rebuilt network), its forward operations, its parameter count and its logits are computed here.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from grader import vectors
 from grader.checks.registry import check
-from grader.judge import expect
 from grader.judge.faults import CheckFailure
+from grader.judge.networks import example_batch, network
 from grader.judge.session import GradingSession
+from grader.layertable import layer_table
+from grader.netgraph import GraphNet
 
 COMPARED = ("Conv2d", "Linear")
 BATCH = 2
-
-
-FORWARD_OPS = {"conv2d": "conv2d", "relu": "relu", "relu_": "relu", "max_pool2d": "max_pool2d", "linear": "linear"}
-
-
-def forward_ops(names: list[str]) -> list[str]:
-    """The convolution, ReLU, max-pool and linear calls of a forward pass, in order."""
-    return [FORWARD_OPS[n] for n in names if n in FORWARD_OPS]
-
+QUADRANT_NET = "quadrant.QuadrantNet"
 
 Row = tuple[str, tuple[int, ...], int]  # a Conv2d or Linear call: kind, output shape, own parameters
+
+
+def table(net: GraphNet) -> dict:
+    """What the quadrant checks compare: Conv2d/Linear rows, forward operations, parameters, logits."""
+    x = example_batch((BATCH, 1, 56, 56))
+    rows = [(r.kind, r.output_shape, r.params) for r in layer_table(net.eval(), x, COMPARED)]
+    with torch.no_grad():
+        output = net.eval()(x).detach().numpy()
+    return {"rows": rows, "ops": net.forward_ops(), "total_params": net.parameter_count(), "output": output}
 
 
 def stored_rows(num_channel: int) -> list[Row]:
@@ -31,22 +39,8 @@ def stored_rows(num_channel: int) -> list[Row]:
 
 
 def student_table(grading: GradingSession, num_channel: int) -> dict:
-    what = f"QuadrantNet(num_channel={num_channel}) on a {BATCH} x 1 x 56 x 56 batch"
-    return grading.memo(
-        ("quadrant_table", num_channel),
-        lambda: grading.ask(
-            "layer_table",
-            what,
-            needs=("quadrant.QuadrantNet",),
-            target="quadrant.QuadrantNet",
-            init={"num_channel": num_channel},
-            input_shape=[BATCH, 1, 56, 56],
-        ),
-    )
-
-
-def _rows(rows: list[dict]) -> list[Row]:
-    return [(r["kind"], tuple(r["output_shape"]), r["params"]) for r in rows if r["kind"] in COMPARED]
+    init = {"num_channel": num_channel}
+    return grading.memo(("quadrant_table", num_channel), lambda: table(network(grading, QUADRANT_NET, init)))
 
 
 def _table(rows: list[Row], with_params: bool) -> str:
@@ -60,7 +54,7 @@ def compare_layers(
     grading: GradingSession, num_channel: int, with_params: bool, expected: list[Row] | None = None
 ) -> None:
     """The student's Conv2d/Linear rows against ``expected`` (default: the stored reference rows)."""
-    got = _rows(student_table(grading, num_channel)["rows"])
+    got = student_table(grading, num_channel)["rows"]
     expected = stored_rows(num_channel) if expected is None else expected
 
     def key(rows):
@@ -76,17 +70,15 @@ def compare_layers(
 @check(
     "quadrant/layer_shapes",
     3,
-    hint="conv 8@5x5, pool 2, conv 16@5x5, pool 2, then 16*11*11 -> 32 -> 16 -> 10",
+    hint="build the layers in the docstring's order, sizes from num_channel (the table shows where yours differ)",
 )
 def test_layer_shapes(grading: GradingSession) -> None:
     compare_layers(grading, 8, with_params=False)
 
 
-@check(
-    "quadrant/forward_ops", 2, hint="a ReLU after every conv and hidden Linear layer, a 2x2 max pool after each conv"
-)
-def test_forward_ops(grading: GradingSession) -> None:
-    got = forward_ops(student_table(grading, 8)["ops"])
+def compare_forward_ops(grading: GradingSession) -> None:
+    """QuadrantNet's convolution, ReLU, max-pool and linear operations against the specification's."""
+    got = student_table(grading, 8)["ops"]
     expected = list(vectors.table("quadrant/ops"))
     if got != expected:
         raise CheckFailure(
@@ -95,7 +87,18 @@ def test_forward_ops(grading: GradingSession) -> None:
         )
 
 
-@check("quadrant/parameter_counts", 3, hint="conv1 208, conv2 3,216, fc1 61,984, fc2 528, fc3 170: 66,106 in all")
+@check(
+    "quadrant/forward_ops", 2, hint="a ReLU after every conv and hidden Linear layer, a 2x2 max pool after each conv"
+)
+def test_forward_ops(grading: GradingSession) -> None:
+    compare_forward_ops(grading)
+
+
+@check(
+    "quadrant/parameter_counts",
+    3,
+    hint="each layer has its weights plus one bias per output; fc1's inputs follow from the shape after pool2",
+)
 def test_parameter_counts(grading: GradingSession) -> None:
     compare_layers(grading, 8, with_params=True)
     total = student_table(grading, 8)["total_params"]
@@ -116,7 +119,9 @@ def test_num_channel(grading: GradingSession) -> None:
 )
 def test_logits(grading: GradingSession) -> None:
     what = f"QuadrantNet()(x) for x of shape {BATCH} x 1 x 56 x 56"
-    out = expect.as_array(student_table(grading, 8)["output"], what, shape=(BATCH, 10))
+    out = student_table(grading, 8)["output"]
+    if out.shape != (BATCH, 10):
+        raise CheckFailure(f"{what} returned shape {out.shape}, expected {(BATCH, 10)}.")
     if not np.all(np.isfinite(out)):
         raise CheckFailure(f"{what} contains NaN or infinite values.")
     rows_sum_to_one = np.allclose(out.sum(1), 1.0, atol=1e-4) and np.all(out >= 0)

@@ -1,32 +1,120 @@
 """robustness/...: train the student's networks on top-left digits, test them on both corners.
 
-The worker trains with the grader's own seeded trainer and returns predictions; the accuracies are
-computed here, against labels the worker never sees. Thresholds come from docs/calibration.md.
+The networks are judged in the judge: rebuilt from their exported graphs (:mod:`grader.judge.networks`),
+trained with the grader's own seeded trainer (:mod:`grader.trainer`) and tested on held-out digits at
+secret offsets (:mod:`grader.judge.testdigits`); neither the digits nor their labels reach the worker.
+
+What the checks measure (thresholds and budget from docs/calibration.md):
+
+- ``*_learns_top_left``: learning. Top-left accuracy reaches :data:`LEARNS_TOP_LEFT`.
+- ``robust_net_keeps_bottom_right``: invariance, not speed. Bottom-right accuracy is at least
+  :data:`KEEPS_FRACTION` of top-left accuracy, wherever top-left is clearly above chance
+  (:data:`ABOVE_CHANCE`; chance is 0.1), so a correct but slow design keeps these points.
+- ``quadrant_net_fails_bottom_right``: the specified flatten head learns top-left and collapses
+  bottom-right (at most :data:`FLATTEN_BOTTOM_RIGHT_MAX`).
+- The two QuadrantNet checks are only awarded to the specified network (``quadrant/layer_shapes`` and
+  ``quadrant/forward_ops`` hold); a different network is told why.
+
+A measurement within :data:`MARGIN` of its threshold is borderline: the network is trained again with two
+more seeds and the median of the three decides; the message says so. :func:`settle` and
+:func:`verdicts_from_runs` are the rules, shared with ``bench/calibrate_quadrant.py``.
 """
 
 from __future__ import annotations
 
+import copy
+import statistics
 import time
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
+import torch
 
 from grader.checks.registry import check
+from grader.judge import testdigits
 from grader.judge.digits import PreparedDigits
-from grader.judge.faults import CheckFailure
+from grader.judge.faults import CheckFailure, GraderFault, SubmissionFault
+from grader.judge.networks import network
 from grader.judge.session import GradingSession
-from grader.worker.trainer import Budget
+from grader.quadrants import digits_to_canvas
+from grader.trainer import Budget, TrainingTooLong, predict, train_classifier
 
-# Calibrated over seeds (docs/calibration.md): the reference robust design scores 0.81-0.91 on both corners,
-# the flatten head 0.95 top-left and 0.12-0.22 bottom-right, global average pooling 0.36-0.40 top-left.
 LEARNS_TOP_LEFT = 0.70
+ABOVE_CHANCE = 0.25
 FLATTEN_BOTTOM_RIGHT_MAX = 0.40
 KEEPS_FRACTION = 0.85
-BUDGET = Budget()
+MARGIN = 0.03  # a value this close to its threshold is measured again with two more seeds
+BUDGET = Budget(epochs=2)
+EXTRA_SEEDS = 2
 ILLUSTRATES = {  # the check whose verdict a network's accuracy bars and confusion matrix illustrate
     "QuadrantNet": "robustness/quadrant_net_fails_bottom_right",
     "RobustQuadrantNet": "robustness/robust_net_keeps_bottom_right",
 }
+QUADRANT_NET, ROBUST_NET = "quadrant.QuadrantNet", "quadrant.RobustQuadrantNet"
+
+
+# --- the rules ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``metric(top_left, bottom_right)`` must be at least (``above``) or at most ``threshold``."""
+
+    what: str
+    metric: Callable[[float, float], float]
+    threshold: float
+    above: bool = True
+
+    def holds(self, value: float) -> bool:
+        return value >= self.threshold if self.above else value <= self.threshold
+
+
+def ratio(top_left: float, bottom_right: float) -> float:
+    return bottom_right / top_left if top_left > 0 else 0.0
+
+
+LEARNS = Condition("top-left accuracy", lambda tl, br: tl, LEARNS_TOP_LEFT)
+ABOVE = Condition("top-left accuracy", lambda tl, br: tl, ABOVE_CHANCE)
+KEEPS = Condition("bottom-right / top-left", ratio, KEEPS_FRACTION)
+COLLAPSES = Condition("bottom-right accuracy", lambda tl, br: br, FLATTEN_BOTTOM_RIGHT_MAX, above=False)
+RULES = {  # check -> the conditions that must all hold
+    "quadrant_net_learns_top_left": (LEARNS,),
+    "quadrant_net_fails_bottom_right": (LEARNS, COLLAPSES),
+    "robust_net_learns_top_left": (LEARNS,),
+    "robust_net_keeps_bottom_right": (ABOVE, KEEPS),
+}
+CHECKS_OF = {"flatten": ("quadrant_net_learns_top_left", "quadrant_net_fails_bottom_right")}
+
+
+def settle(condition: Condition, runs: Callable[[int], list[tuple[float, float]]]) -> tuple[bool, float, bool]:
+    """(holds, the deciding value, whether it was borderline): the first run decides unless it lies within
+    :data:`MARGIN` of the threshold; then the median of the first run and :data:`EXTRA_SEEDS` more does.
+    ``runs(n)`` returns the first ``n`` measurements (top-left, bottom-right)."""
+    first = condition.metric(*runs(1)[0])
+    if abs(first - condition.threshold) > MARGIN:
+        return condition.holds(first), first, False
+    value = statistics.median(condition.metric(*run) for run in runs(1 + EXTRA_SEEDS))
+    return condition.holds(value), value, True
+
+
+def verdicts_from_runs(runs: list[tuple[float, float]], kind: str) -> dict[str, bool]:
+    """The checks' verdicts on measurements of one design (the bench's entry point)."""
+    names = CHECKS_OF.get(kind, ("robust_net_learns_top_left", "robust_net_keeps_bottom_right"))
+    return {name: all(settle(c, lambda n: runs[:n])[0] for c in RULES[name]) for name in names}
+
+
+def expected_verdicts(kind: str) -> dict[str, bool]:
+    """What a design of ``kind`` should get (``partial`` designs have no expected verdict)."""
+    return {
+        "flatten": {"quadrant_net_learns_top_left": True, "quadrant_net_fails_bottom_right": True},
+        "robust": {"robust_net_learns_top_left": True, "robust_net_keeps_bottom_right": True},
+        "invariant": {"robust_net_keeps_bottom_right": True},
+        "not invariant": {"robust_net_keeps_bottom_right": False},
+    }.get(kind, {})
+
+
+# --- measuring ---------------------------------------------------------------------------------------------
 
 
 def confusion(labels: np.ndarray, predictions: np.ndarray, classes: int = 10) -> np.ndarray:
@@ -37,131 +125,163 @@ def confusion(labels: np.ndarray, predictions: np.ndarray, classes: int = 10) ->
     return matrix
 
 
-def accuracies(grading: GradingSession, digits: PreparedDigits, target: str) -> tuple[float, float]:
-    """(top-left, bottom-right) test accuracy of ``target`` trained on top-left digits, once per session.
+def _train_and_test(grading: GradingSession, digits: PreparedDigits, target: str, seed: int) -> dict:
+    """Train a copy of the rebuilt network with ``seed``; the accuracies and the bottom-right confusion matrix."""
+    name = target.split(".")[1]
+    net = copy.deepcopy(network(grading, target))
+    budget = replace(BUDGET, seed=seed)
+    n = len(digits.split.train_digits)
+    grading.progress(f"training {name} on {n:,} top-left digits ({budget.epochs} epochs, seed {seed}) ...")
+    started = time.perf_counter()
+    images = digits_to_canvas(digits.split.train_digits, "top_left")
+    labels = torch.from_numpy(digits.split.train_labels)
+    torch.manual_seed(seed)  # dropout and augmentations inside the network draw from the global generator
+    try:
+        # the training's own limit, cut to what the grading's budget has left
+        limit = grading.deadline(grading.options.train_timeout, f"training {name}", per_check=False)
+        deadline = time.monotonic() + limit
+        train_classifier(net, images, labels, budget, grading.device, deadline=deadline)
+        tests = testdigits.test_canvases(digits.split.test_digits, seed)
+        predictions = [predict(net, tests[corner], grading.device) for corner in ("top_left", "bottom_right")]
+    except TrainingTooLong as exc:
+        raise SubmissionFault(f"{name} trains too slowly: {exc} after {grading.options.train_timeout:g} s") from None
+    except (RuntimeError, FloatingPointError, ValueError) as exc:
+        raise SubmissionFault(f"{name} failed while the grader trained it: {type(exc).__name__}: {exc}") from None
+    except torch.cuda.OutOfMemoryError as exc:  # the grader's device, not the student's fault
+        raise GraderFault(f"the grader's GPU ran out of memory training {name}: {exc}") from None
+    grading.progress(f"trained {name} in {time.perf_counter() - started:.1f} s")
+    truth = digits.split.test_labels
+    return {
+        "scores": [float((p == truth).mean()) for p in predictions],
+        "confusion_bottom_right": confusion(truth, predictions[1]).tolist(),
+    }
 
-    Also keeps both accuracies and the bottom-right confusion matrix as evidence for the HTML feedback.
-    """
 
-    def train() -> dict:
-        name = target.split(".")[1]
-        request = {"target": target, "budget": asdict(BUDGET), "device": grading.device, "digits": digits.digest}
-        request["observed"] = "scores+confusion"  # what the cached value holds
-        grading.require(target)
-        cached = grading.cache.get(request)
-        if cached is not None:
-            grading.progress(f"{name}: accuracies of an earlier grading of these same files (--no-cache retrains)")
-            return cached
-        grading.progress(
-            f"training {name} on {len(digits.split.train_digits):,} top-left digits ({BUDGET.epochs} epochs) ..."
-        )
-        started = time.perf_counter()
-        reply = grading.ask(
-            "train_predict",
-            f"training {name} on top-left digits",
-            needs=(target,),
-            target=target,
-            timeout=grading.options.train_timeout,
-            budget=asdict(BUDGET),
-            device=grading.device,
-            data=str(digits.worker_file),
-        )
-        grading.progress(f"trained {name} in {time.perf_counter() - started:.1f} s")
-        labels = digits.split.test_labels
-        predictions = []
-        for key in ("pred_top_left", "pred_bottom_right"):
-            pred = reply.get(key)
-            if not isinstance(pred, np.ndarray) or pred.shape != labels.shape or pred.dtype.kind not in "iu":
-                raise CheckFailure(f"the worker returned no usable predictions for {name} ({key}).")
-            predictions.append(pred.astype(np.int64))
-        observed = {
-            "scores": [float((pred == labels).mean()) for pred in predictions],
-            "confusion_bottom_right": confusion(labels, predictions[1]).tolist(),
+def run(grading: GradingSession, digits: PreparedDigits, target: str, index: int) -> dict:
+    """The ``index``-th measurement of ``target`` (index 0: the grading seed), once per grading, cached."""
+    seed = grading.options.seed + index * 1000  # the re-measurement seeds, far from any seed a user picks
+
+    def measure() -> dict:
+        request = {
+            "target": target,
+            "budget": asdict(replace(BUDGET, seed=seed)),
+            "device": grading.device,
+            "digits": digits.digest,
+            "offsets": testdigits.identity(seed),
+            "observed": "scores+confusion",
         }
-        grading.cache.put(request, observed)
+        grading.require(target)
+        graph = network(grading, target).digest  # the judge trains this graph: the same graph, the same result
+        cached = grading.cache.get(request, content=graph)
+        if cached is not None:
+            grading.progress(f"{target.split('.')[1]}: accuracies from an earlier grading of these files (seed {seed})")
+            return cached
+        observed = _train_and_test(grading, digits, target, seed)
+        grading.cache.put(request, observed, content=graph)
         return observed
 
-    observed = grading.memo(("accuracies", target), train)
-    top_left, bottom_right = observed["scores"]
+    return grading.memo(("accuracies", target, seed), measure)
+
+
+def accuracies(grading: GradingSession, digits: PreparedDigits, target: str, n: int = 1) -> list[tuple[float, float]]:
+    """(top-left, bottom-right) of the first ``n`` measurements; the first also kept as evidence for the feedback."""
+    runs = [run(grading, digits, target, i) for i in range(n)]
     name = target.split(".")[1]
+    first = runs[0]
     grading.evidence.add(
         f"robustness:{name}",
         ILLUSTRATES[name],
-        top_left=top_left,
-        bottom_right=bottom_right,
-        confusion_bottom_right=np.asarray(observed["confusion_bottom_right"], dtype=np.int64),
+        top_left=first["scores"][0],
+        bottom_right=first["scores"][1],
+        confusion_bottom_right=np.asarray(first["confusion_bottom_right"], dtype=np.int64),
     )
-    return top_left, bottom_right
+    return [tuple(r["scores"]) for r in runs]
 
 
-def learns(top_left: float) -> bool:
-    return top_left >= LEARNS_TOP_LEFT
+def judge(grading: GradingSession, digits: PreparedDigits, target: str, check_name: str) -> tuple[float, float, str]:
+    """Apply the check's rules; raise :class:`CheckFailure` with the deciding values, or return them."""
+    name = target.split(".")[1]
+    notes = []
+    for condition in RULES[check_name]:
+        holds, value, borderline = settle(condition, lambda n: accuracies(grading, digits, target, n))
+        if borderline:
+            seeds = ", ".join(str(grading.options.seed + 1000 * i) for i in range(1 + EXTRA_SEEDS))
+            notes.append(
+                f"{condition.what} was within {MARGIN:g} of {condition.threshold:g} at the grading seed, so "
+                f"{name} was trained with seeds {seeds}: median {value:.3f}"
+            )
+        if not holds:
+            tl, br = accuracies(grading, digits, target)[0]
+            bound = "at least" if condition.above else "at most"
+            note = f" ({'; '.join(notes)})" if notes else ""
+            raise CheckFailure(
+                f"{name} {_setup(digits, grading)}: top-left accuracy {tl:.3f}, bottom-right {br:.3f}; "
+                f"{condition.what} is {value:.3f}, it must be {bound} {condition.threshold:g}{note}."
+            )
+    tl, br = accuracies(grading, digits, target)[0]
+    return tl, br, "; ".join(notes)
 
 
-def collapses(top_left: float, bottom_right: float) -> bool:
-    """The flatten head's expected contrast: it learns top-left and fails bottom-right."""
-    return learns(top_left) and bottom_right <= FLATTEN_BOTTOM_RIGHT_MAX
-
-
-def bottom_right_needed(top_left: float) -> float:
-    """What a robust net must reach bottom-right: a fraction of its top-left accuracy, and of the bar."""
-    return max(KEEPS_FRACTION * top_left, KEEPS_FRACTION * LEARNS_TOP_LEFT)
-
-
-def _require_learned(grading: GradingSession, digits: PreparedDigits, target: str) -> None:
-    top_left, _ = accuracies(grading, digits, target)
-    if not learns(top_left):
-        raise CheckFailure(
-            f"{target.split('.')[1]} reaches only {top_left:.3f} top-left accuracy {_setup(digits)}; "
-            f"it should reach {LEARNS_TOP_LEFT:.2f}."
-        )
-
-
-def _setup(digits: PreparedDigits) -> str:
+def _setup(digits: PreparedDigits, grading: GradingSession) -> str:
     n = len(digits.split.train_digits)
-    return f"after {BUDGET.epochs} epochs on {n:,} top-left digits (Adam, lr {BUDGET.lr:g}, seed {BUDGET.seed})"
+    return (
+        f"after {BUDGET.epochs} epochs on {n:,} top-left digits (Adam, lr {BUDGET.lr:g}, batch {BUDGET.batch_size}, "
+        f"seed {grading.options.seed})"
+    )
 
 
-@check("robustness/quadrant_net_learns_top_left", 3, hint="check the forward pass: ReLUs, pooling, flatten order")
+def _require_spec_quadrant_net(grading: GradingSession) -> None:
+    """The QuadrantNet robustness points go to the specified network only (its layer table and forward pass)."""
+    from grader.checks import check_quadrant
+
+    try:
+        check_quadrant.compare_layers(grading, 8, with_params=True)
+        check_quadrant.compare_forward_ops(grading)
+    except CheckFailure:
+        raise CheckFailure(
+            "QuadrantNet is not the specified network (see quadrant/layer_shapes, quadrant/parameter_counts and "
+            "quadrant/forward_ops): these points are for the specified flatten network's behaviour only."
+        ) from None
+
+
+@check(
+    "robustness/quadrant_net_learns_top_left",
+    3,
+    hint="the specified QuadrantNet learns top-left digits well within the budget: check its forward pass",
+)
 def test_quadrant_net_learns(grading: GradingSession, digits: PreparedDigits) -> None:
-    _require_learned(grading, digits, "quadrant.QuadrantNet")
+    _require_spec_quadrant_net(grading)
+    judge(grading, digits, QUADRANT_NET, "quadrant_net_learns_top_left")
 
 
 @check(
     "robustness/quadrant_net_fails_bottom_right",
     2,
-    hint="the spec'd QuadrantNet flattens: it cannot generalise",
+    hint="keep QuadrantNet exactly as specified: its flatten head is what cannot generalise",
 )
 def test_quadrant_net_fails_bottom_right(grading: GradingSession, digits: PreparedDigits) -> None:
-    top_left, bottom_right = accuracies(grading, digits, "quadrant.QuadrantNet")
-    if not learns(top_left):
-        raise CheckFailure(f"QuadrantNet does not learn top-left digits ({top_left:.3f}), so there is no contrast.")
-    if not collapses(top_left, bottom_right):
-        raise CheckFailure(
-            f"QuadrantNet classifies {bottom_right:.3f} of bottom-right digits {_setup(digits)}; the specified "
-            f"flatten head should collapse (at most {FLATTEN_BOTTOM_RIGHT_MAX:.2f}). Keep QuadrantNet as specified."
-        )
+    _require_spec_quadrant_net(grading)
+    judge(grading, digits, QUADRANT_NET, "quadrant_net_fails_bottom_right")
 
 
-@check("robustness/robust_net_learns_top_left", 4, hint="a wider first layer or padding helps small nets learn")
+@check(
+    "robustness/robust_net_learns_top_left",
+    4,
+    hint="a network that cannot learn top-left digits in the budget: max pooling learns faster than averaging "
+    "over a mostly black canvas",
+)
 def test_robust_net_learns(grading: GradingSession, digits: PreparedDigits) -> None:
-    _require_learned(grading, digits, "quadrant.RobustQuadrantNet")
+    judge(grading, digits, ROBUST_NET, "robust_net_learns_top_left")
 
 
 @check(
     "robustness/robust_net_keeps_bottom_right",
     6,
-    hint="replace flatten with a global pooling layer, and pad the convolutions so the canvas edge looks the "
-    "same from every corner; global max pooling learns faster than average pooling on a black canvas",
+    hint="what does a flatten layer remember that a global pooling layer forgets, and what does a valid "
+    "convolution see at the canvas edge?",
 )
 def test_robust_net_generalises(grading: GradingSession, digits: PreparedDigits) -> None:
-    top_left, bottom_right = accuracies(grading, digits, "quadrant.RobustQuadrantNet")
-    needed = bottom_right_needed(top_left)
-    if bottom_right < needed:
-        raise CheckFailure(
-            f"RobustQuadrantNet {_setup(digits)}: top-left accuracy {top_left:.3f}, bottom-right {bottom_right:.3f}; "
-            f"bottom-right must reach {KEEPS_FRACTION:.0%} of top-left (and of {LEARNS_TOP_LEFT:.2f}): {needed:.3f}."
-        )
+    judge(grading, digits, ROBUST_NET, "robust_net_keeps_bottom_right")
 
 
 @check(
@@ -170,17 +290,14 @@ def test_robust_net_generalises(grading: GradingSession, digits: PreparedDigits)
     hint="no layer may depend on the input size: no hard-coded flatten",
 )
 def test_robust_net_other_sizes(grading: GradingSession) -> None:
+    net = network(grading, ROBUST_NET)
     for size in (56, 84, 70):
         what = f"RobustQuadrantNet()(x) for x of shape 3 x 1 x {size} x {size}"
-        reply = grading.ask(
-            "layer_table",
-            what,
-            needs=("quadrant.RobustQuadrantNet",),
-            target="quadrant.RobustQuadrantNet",
-            input_shape=[3, 1, size, size],
-        )
-        out = reply["output"]
-        if out.get("kind") != "tensor" or tuple(out.get("shape", ())) != (3, 10):
-            from grader.judge.expect import describe
-
-            raise CheckFailure(f"{what} returned {describe(out)}, expected a 3 x 10 tensor of logits.")
+        try:
+            with torch.no_grad():
+                out = net.eval()(torch.rand(3, 1, size, size, generator=torch.Generator().manual_seed(size)))
+        except Exception as exc:  # noqa: BLE001 - the network's own failure at this size
+            raise CheckFailure(f"{what} failed: {type(exc).__name__}: {str(exc)[:300]}") from None
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (3, 10):
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise CheckFailure(f"{what} returned {shape}, expected a 3 x 10 tensor of logits.")

@@ -6,6 +6,7 @@ reference's parameter count of a model with tied, frozen and BatchNorm layers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -82,7 +83,24 @@ def pool_cases(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-def _int_property(grading: GradingSession, qualname: str, cases: st.SearchStrategy, expected_fn) -> None:
+def _hint(case: dict[str, Any], hints: dict[str, str], default: str) -> str:
+    """The hint for the parameter that makes ``case`` special (the first whose value is not the plain one)."""
+    plain = {"stride": (1, None), "padding": (0,), "dilation": (1,), "ceil_mode": (False,), "groups": (1,)}
+    plain |= {"bias": (True,)}
+    for name, hint in hints.items():
+        if name in case and case[name] not in plain.get(name, ()):
+            return hint
+    return default
+
+
+def _int_property(
+    grading: GradingSession,
+    qualname: str,
+    cases: st.SearchStrategy,
+    expected_fn,
+    hint_of: Callable[[dict[str, Any]], str] | None = None,
+) -> None:
+    """``qualname`` on every case of ``cases`` equals ``expected_fn``; the hint fits the smallest failing case."""
     name = qualname.split(".")[1]
 
     def test(case: dict[str, Any]) -> None:
@@ -91,24 +109,35 @@ def _int_property(grading: GradingSession, qualname: str, cases: st.SearchStrate
         value = expect.as_int(reply["result"], what)
         expected = expected_fn(**case)
         if value != expected:
-            raise CheckFailure(f"{what} returned {value}, expected {expected}.")
+            hint = hint_of(case) if hint_of else None
+            raise CheckFailure(f"{what} returned {value}, expected {expected}.", hint=hint)
 
     grading.require(qualname)
-    run_property(cases, test)
+    run_property(cases, test, grading.options.seed)
 
 
-@check("shapes/conv_output_size", 4, hint="floor((size + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1")
+SIZE_HINTS = {
+    "ceil_mode": "with ceil_mode the count of window starts rounds up, but a window may not start in the right padding",
+    "dilation": "a dilated window's taps lie `dilation` apart: count the positions from its first tap to its last",
+    "padding": "padding adds positions on both sides of the input",
+    "stride": "windows start every `stride` positions: how many starts fit before the last full window?",
+}
+SIZE_DEFAULT = "count the positions the layer sees, and how many of them one window covers"
+
+
+@check("shapes/conv_output_size", 4, hint=SIZE_DEFAULT)
 def test_conv_output_size(grading: GradingSession) -> None:
-    _int_property(grading, "shapes.conv_output_size", conv_cases(), _torch_conv)
+    hint_of = lambda case: _hint(case, SIZE_HINTS, SIZE_DEFAULT)  # noqa: E731
+    _int_property(grading, "shapes.conv_output_size", conv_cases(), _torch_conv, hint_of)
 
 
-@check(
-    "shapes/pool_output_size",
-    4,
-    hint="with ceil_mode, drop a last window that would start in the right padding",
-)
+POOL_HINTS = {"stride": "stride=None means the pool's windows do not overlap (stride = kernel_size)", **SIZE_HINTS}
+
+
+@check("shapes/pool_output_size", 4, hint=SIZE_DEFAULT)
 def test_pool_output_size(grading: GradingSession) -> None:
-    _int_property(grading, "shapes.pool_output_size", pool_cases(), _torch_pool)
+    hint_of = lambda case: _hint(case, POOL_HINTS, SIZE_DEFAULT)  # noqa: E731
+    _int_property(grading, "shapes.pool_output_size", pool_cases(), _torch_pool, hint_of)
 
 
 @st.composite
@@ -128,23 +157,29 @@ def _layer_params(layer: nn.Module) -> int:
     return sum(p.numel() for p in layer.parameters())
 
 
-@check(
-    "shapes/conv_params",
-    2,
-    hint="out_channels * (in_channels // groups) * kh * kw, plus out_channels for bias",
-)
+PARAM_DEFAULT = "one weight per (output, input) connection a filter makes, plus one bias per output"
+CONV_PARAM_HINTS = {
+    "groups": "with groups, each filter sees only its own group's share of the input channels",
+    "bias": "bias=False: no bias parameters",
+}
+
+
+@check("shapes/conv_params", 2, hint=PARAM_DEFAULT)
 def test_conv_params(grading: GradingSession) -> None:
-    _int_property(
-        grading,
-        "shapes.conv_params",
-        conv_param_cases(),
-        lambda **c: _layer_params(
+    def torch_count(**c: Any) -> int:
+        return _layer_params(
             nn.Conv2d(c["in_channels"], c["out_channels"], c["kernel_size"], bias=c["bias"], groups=c["groups"])
-        ),
-    )
+        )
+
+    def hint_of(case: dict[str, Any]) -> str:
+        if isinstance(case["kernel_size"], tuple):
+            return "a tuple kernel_size is (height, width): the two need not be equal"
+        return _hint(case, CONV_PARAM_HINTS, PARAM_DEFAULT)
+
+    _int_property(grading, "shapes.conv_params", conv_param_cases(), torch_count, hint_of)
 
 
-@check("shapes/linear_params", 2)
+@check("shapes/linear_params", 2, hint=PARAM_DEFAULT)
 def test_linear_params(grading: GradingSession) -> None:
     cases = st.fixed_dictionaries(
         {"in_features": st.integers(1, 3000), "out_features": st.integers(1, 300), "bias": st.booleans()}
@@ -154,13 +189,14 @@ def test_linear_params(grading: GradingSession) -> None:
         "shapes.linear_params",
         cases,
         lambda **c: _layer_params(nn.Linear(c["in_features"], c["out_features"], c["bias"])),
+        lambda case: _hint(case, {"bias": "bias=False: no bias parameters"}, PARAM_DEFAULT),
     )
 
 
 @check(
     "shapes/count_parameters",
     4,
-    hint="model.parameters() yields a shared weight once; filter on requires_grad",
+    hint="parameters, not buffers; a weight shared by two layers is one parameter; mind requires_grad",
 )
 def test_count_parameters(grading: GradingSession) -> None:
     spec = {"name": "param_counting", "seed": 0}
@@ -180,7 +216,11 @@ def test_count_parameters(grading: GradingSession) -> None:
             raise CheckFailure(f"{what} returned {value}, expected {expected}.")
 
 
-@check("shapes/quadrant_net_shapes", 4, hint="conv 5x5 loses 4 pixels per side pair; a 2x2 pool halves (floor)")
+@check(
+    "shapes/quadrant_net_shapes",
+    4,
+    hint="follow one axis through the four layers: what a 5x5 valid convolution and a 2x2 pool each do to it",
+)
 def test_quadrant_net_shapes(grading: GradingSession) -> None:
     qualname = "shapes.quadrant_net_shapes"
 
@@ -199,4 +239,4 @@ def test_quadrant_net_shapes(grading: GradingSession) -> None:
     grading.require(qualname)
     cases = st.fixed_dictionaries({"num_channel": st.integers(1, 16), "input_size": st.integers(16, 100)})
     test({"num_channel": 8, "input_size": 56})
-    run_property(cases, test)
+    run_property(cases, test, grading.options.seed)

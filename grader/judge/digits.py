@@ -1,11 +1,11 @@
-"""The quadrant digits as the judge holds them, and the label-free copy the worker trains from."""
+"""The quadrant digits as the judge holds them: nothing of them is sent to the worker (networks are trained
+and tested in the judge, grader/checks/check_robustness.py)."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -16,7 +16,6 @@ from grader.judge.session import GradingSession
 @dataclass(frozen=True)
 class PreparedDigits:
     split: DigitSplit
-    worker_file: Path
     digest: str
 
 
@@ -36,9 +35,6 @@ def load_digits(data_root: str | None) -> DigitSplit:
 
 
 def prepare_digits(grading: GradingSession) -> PreparedDigits:
-    """Load the split once per process and write what the worker may see (no test labels)."""
+    """The split of the grading's data root, loaded once per process, and a digest of it (for cache keys)."""
     split, digest = _split(grading.options.data_root)
-    path = grading.inputs / "quadrant_digits.npz"
-    if not path.exists():
-        np.savez(path, train_digits=split.train_digits, train_labels=split.train_labels, test_digits=split.test_digits)
-    return PreparedDigits(split, path, digest)
+    return PreparedDigits(split, digest)

@@ -261,6 +261,7 @@ def _plan_folder(folder: _Folder) -> Plan:
     nb_work = work.get(notebook, {}) if notebook else {}
     sources: dict[str, Source] = {}
     stubs_beside_notebook: list[str] = []
+    both: list[str] = []  # module files graded although the notebook implements their exercises too
     for spec in contract.MODULES:
         module, exercises = spec.name, _exercise_names(spec.name)
         file_name = f"{module}.py" if f"{module}.py" in folder.files else None
@@ -277,16 +278,18 @@ def _plan_folder(folder: _Folder) -> Plan:
         if file_name is not None and (in_file or 0) >= in_notebook:
             sources[module] = Source(module, "file", file_name, in_file or 0)
             if in_file and in_notebook:
-                notes.append(
-                    f"{module}: both {file_name} and {notebook} implement exercises; graded {file_name} "
-                    f"({in_file} of {len(exercises)}), not the notebook ({in_notebook})"
-                )
+                both.append(file_name)
         elif notebook is not None:
             sources[module] = Source(module, "notebook", notebook, in_notebook)
             if file_name is not None:
                 stubs_beside_notebook.append(file_name)
         else:
             sources[module] = Source(module, "missing", why=f"the submission has no {module}.py")
+    if both:
+        notes.append(
+            f"both {', '.join(both)} and {notebook} implement these exercises: graded {', '.join(both)} "
+            "(the module file, where it implements at least as many)"
+        )
     if stubs_beside_notebook:
         files = ", ".join(stubs_beside_notebook)
         notes.append(

@@ -1,9 +1,11 @@
 """A content-addressed cache of expensive observations (trained-network accuracies) across gradings.
 
 An entry is keyed by the judge's own hashes of *every* file of the submission: only a byte-identical
-submission, graded with the same request, reuses it. (Keying on the files the worker said it loaded
-let one submission poison the entry of the untouched stubs for a whole class: the worker's word is not
-evidence.) Entries are JSON written by the judge from its own verdict inputs.
+submission, graded with the same request, reuses it. Or, where the observation is a function of something
+the judge holds itself (a network's exported graph, which the judge trains), by the hash of that thing
+(``content=``): every submission handing over the same graph then shares the entry. (Keying on the
+files the worker said it loaded let one submission poison the entry of the untouched stubs for a whole
+class: the worker's word is not evidence.) Entries are JSON written by the judge from its own verdict inputs.
 ``--no-cache`` (or ``CNN_GRADER_NO_CACHE=1``) turns it off.
 """
 
@@ -15,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import grader
@@ -26,6 +29,32 @@ VERSION = 1
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def content_digest(value: Any) -> str:
+    """A hash of plain data as the judge holds it: JSON-like values and numpy arrays (dtype, shape, bytes)."""
+    hasher = hashlib.sha256()
+
+    def feed(item: Any) -> None:
+        if isinstance(item, np.ndarray):
+            hasher.update(f"array:{item.dtype.str}:{item.shape}:".encode())
+            hasher.update(np.ascontiguousarray(item).tobytes())
+        elif isinstance(item, dict):
+            hasher.update(b"{")
+            for key in sorted(item, key=str):
+                hasher.update(f"{key!s}:".encode())
+                feed(item[key])
+            hasher.update(b"}")
+        elif isinstance(item, list | tuple):
+            hasher.update(b"[")
+            for element in item:
+                feed(element)
+            hasher.update(b"]")
+        else:
+            hasher.update(f"{type(item).__name__}:{item!r};".encode())
+
+    feed(value)
+    return hasher.hexdigest()
 
 
 class ObservationCache:
@@ -41,28 +70,28 @@ class ObservationCache:
             if p.is_file()
         }
 
-    def _entry(self, request: dict[str, Any]) -> Path:
+    def _entry(self, request: dict[str, Any], content: str | None = None) -> Path:
         identity = {
             "request": request,
-            "files": self._files,
+            "files": self._files if content is None else {"content": content},
             "torch": torch.__version__,
             "v": VERSION,
             "grader": getattr(grader, "__version__", "0"),
         }
         return self.root / f"{_digest(json.dumps(identity, sort_keys=True, default=str).encode())[:40]}.json"
 
-    def get(self, request: dict[str, Any]) -> Any | None:
-        """The value stored for this exact submission and request, else None."""
+    def get(self, request: dict[str, Any], content: str | None = None) -> Any | None:
+        """The value stored for this exact submission (or ``content`` digest) and request, else None."""
         if not self.enabled:
             return None
         try:
-            return json.loads(self._entry(request).read_text())["value"]
+            return json.loads(self._entry(request, content).read_text())["value"]
         except (OSError, json.JSONDecodeError, KeyError, TypeError):
             return None
 
-    def put(self, request: dict[str, Any], value: Any) -> None:
-        """Store ``value`` (computed by the judge) for this exact submission and request, atomically."""
+    def put(self, request: dict[str, Any], value: Any, content: str | None = None) -> None:
+        """Store ``value`` (computed by the judge) for this exact submission (or ``content``) and request."""
         if not self.enabled:
             return
-        entry = self._entry(request)
+        entry = self._entry(request, content)
         atomic.write_text(entry, json.dumps({"value": value}))

@@ -11,19 +11,21 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from grader import contract
-from grader.judge import sandbox
+from grader.judge import sandbox, tamper
 from grader.judge import submission as submission_files
 from grader.judge.evidence import Evidence
 from grader.judge.faults import MissingName, ModuleUnavailable, StudentError, SubmissionFault, WorkerFault
 from grader.judge.locate import Source
 from grader.judge.obscache import ObservationCache
 from grader.judge.worker_process import WorkerProcess
+from grader.results import TAMPERING
 
 T = TypeVar("T")
 WORKER_ENV_KEEP = (
@@ -50,6 +52,8 @@ class GradeOptions:
     notebook_timeout: float = 240.0
     sandbox: str = "auto"
     use_cache: bool = True
+    check_budget: float = 90.0  # seconds of requests to the worker per check, whatever their deadlines allow
+    grading_budget: float = 1200.0  # seconds for one whole grading, the networks' training included
 
 
 @dataclass
@@ -92,6 +96,19 @@ def worker_env(home: Path) -> dict[str, str]:
     return env
 
 
+TAMPER_SCAN_LIMIT = 2_000_000  # bytes per file; larger files are data, not code a student wrote
+
+
+def scan_for_tampering(folder: Path) -> list[tamper.Signal]:
+    """The judge's static scan (:mod:`grader.judge.tamper`) of every Python file and notebook of the submission."""
+    files = {
+        str(path.relative_to(folder)): path
+        for path in sorted(folder.rglob("*"))
+        if path.suffix in (".py", ".ipynb") and path.is_file() and path.stat().st_size <= TAMPER_SCAN_LIMIT
+    }
+    return tamper.scan_files(files)
+
+
 class GradingSession:
     """Grades one submission; create, :meth:`start`, let checks :meth:`ask`, then :meth:`close`."""
 
@@ -110,6 +127,7 @@ class GradingSession:
         self.submission = prepared.folder
         self.plan = prepared.plan
         self.notes += prepared.notes
+        self.tamper_signals = scan_for_tampering(self.submission)
         self.inputs = self.workdir / "inputs"  # written by the judge only, read-only for the worker
         self.scratch = self.workdir / "scratch"  # the worker's working directory and HOME
         for folder in (self.inputs, self.scratch / "home"):
@@ -136,10 +154,41 @@ class GradingSession:
         self.evidence = Evidence()  # pictures for the HTML feedback (grader/judge/evidence.py)
         self._preparation: dict | SubmissionFault | None = None
         self._memo: dict[Any, Any] = {}
+        self.grading_deadline: float | None = None  # set by start() and begin_check()
+        self.check_deadline: float | None = None
         self.progress: Callable[[str], None] = lambda line: None  # a line for the student while a step takes long
 
     def start(self) -> None:
+        self.grading_deadline = time.monotonic() + self.options.grading_budget
         self.worker.start()
+
+    def begin_check(self) -> None:
+        """A new check starts: its own time budget starts too."""
+        self.check_deadline = time.monotonic() + self.options.check_budget
+
+    def deadline(self, seconds: float, doing: str, *, per_check: bool = True) -> float:
+        """``seconds`` cut to what the check's and the grading's budgets have left; raise when nothing is left."""
+        now = time.monotonic()
+        budgets = [(self.grading_deadline, f"the grading's time budget ({self.options.grading_budget:g} s)")]
+        if per_check:
+            budgets.append((self.check_deadline, f"this check's time budget ({self.options.check_budget:g} s)"))
+        for deadline, what in budgets:
+            if deadline is not None:
+                if deadline - now <= 0:
+                    raise WorkerFault(f"{what} was used up before {doing}: the submission's code took too long")
+                seconds = min(seconds, deadline - now)
+        return seconds
+
+    def check_untampered(self) -> None:
+        """Withhold every check of a submission whose source reaches into the grader (one problem, reported once)."""
+        if self.tamper_signals:
+            found = "\n".join(f"- {signal}" for signal in self.tamper_signals)
+            raise SubmissionFault(
+                "Withheld for your instructor's review: this submission contains code that reaches into the grader "
+                f"or the Python interpreter, which no exercise needs:\n{found}\nIf that is a mistake, remove it and "
+                "submit again.",
+                problem=TAMPERING,
+            )
 
     def close(self) -> None:
         self.worker.kill()
@@ -183,6 +232,7 @@ class GradingSession:
                     self.worker.setup[0] if self.worker.setup else {},
                     self.options.notebook_timeout,
                     "running the notebook",
+                    per_check=False,  # the notebook runs once for every check: the grading's budget only
                 )
                 self.notes += notebook_notes(self._preparation)
             except SubmissionFault as exc:
@@ -231,8 +281,10 @@ class GradingSession:
             self.require(qualname)
         return self._request({"op": op, **payload}, timeout or self.options.timeout, f"running {what}", what)
 
-    def _request(self, message: dict[str, Any], timeout: float, doing: str, what: str | None = None) -> dict:
-        reply = self.worker.request(message, timeout, doing)
+    def _request(
+        self, message: dict[str, Any], timeout: float, doing: str, what: str | None = None, *, per_check: bool = True
+    ) -> dict:
+        reply = self.worker.request(message, self.deadline(timeout, doing, per_check=per_check), doing)
         if reply.get("ok"):
             return reply
         error = reply.get("error") or {}

@@ -9,6 +9,7 @@ the copy holds the graded folder, each module under its own name.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,16 +33,25 @@ class Prepared:
 
 
 def extract(archive: Path, target: Path) -> None:
-    with zipfile.ZipFile(archive) as zf:
-        total = 0
-        for info in zf.infolist():
-            name = Path(info.filename)
-            if name.is_absolute() or ".." in name.parts:
-                raise BadSubmission(f"unsafe path in zip: {info.filename!r}")
-            total += info.file_size
-            if total > MAX_UNZIPPED_BYTES:
-                raise BadSubmission(f"zip expands to more than {MAX_UNZIPPED_BYTES // 2**20} MiB")
-        zf.extractall(target)
+    """Unpack ``archive`` into ``target`` (created, also for an empty zip); a damaged zip is refused.
+
+    The size check reads the declared sizes; a member that lies about its size cannot expand past it
+    (:mod:`zipfile` stops at the declared size and then fails its CRC check), so it is refused too.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            total = 0
+            for info in zf.infolist():
+                name = Path(info.filename)
+                if name.is_absolute() or ".." in name.parts:
+                    raise BadSubmission(f"unsafe path in zip: {info.filename!r}")
+                total += info.file_size
+                if total > MAX_UNZIPPED_BYTES:
+                    raise BadSubmission(f"zip expands to more than {MAX_UNZIPPED_BYTES // 2**20} MiB")
+            zf.extractall(target)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as exc:
+        raise BadSubmission(f"the zip file is damaged ({type(exc).__name__}: {exc}); zip the folder again") from None
 
 
 def prepare(source: Path, target: Path) -> Prepared:

@@ -11,7 +11,7 @@ import torch
 from grader import testmodels
 from grader.data import DigitSplit, cache_dir, load_split
 from grader.quadrants import CORNERS, digits_to_canvas
-from grader.worker.trainer import Budget, train_classifier
+from grader.trainer import Budget, train_classifier
 
 QUADRANT_CAM_VERSION = 1
 

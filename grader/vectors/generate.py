@@ -22,50 +22,59 @@ import torch
 from grader import testmodels
 from grader.checks import check_gradcam, check_quadrant, check_training
 from grader.checks.check_gradcam import CamCase
-from grader.layertable import forward_with_ops, layer_table
+from grader.judge.networks import example_batch
+from grader.netgraph import GraphNet, export_network
 from grader.vectors import ARRAYS_FILE, TABLES_FILE, VECTORS_DIR
 from reference import gradcam, quadrant, shapes, training
 
 
 def reference_cam(case: CamCase) -> np.ndarray:
     """The reference Grad-CAM maps of ``case`` (N x H x W)."""
-    model = testmodels.build(case.spec).eval()
+    model = testmodels.build(case.spec).train(case.mode == "train")
     x = torch.from_numpy(case.x())
     return gradcam.grad_cam(model, x, model.get_submodule(case.layer), check_gradcam.class_arg(case)).numpy()
 
 
 def reference_activations(case: CamCase, layers: tuple[str, ...]) -> dict[str, np.ndarray]:
     """The outputs of ``layers`` (submodule names) for ``case``'s input, by layer name."""
-    model = testmodels.build(case.spec).eval()
+    model = testmodels.build(case.spec).train(case.mode == "train")
     outputs = gradcam.activations(model, torch.from_numpy(case.x()), [model.get_submodule(n) for n in layers])
     return {name: out.numpy() for name, out in zip(layers, outputs, strict=True)}
 
 
 def reference_saliency(case: CamCase) -> np.ndarray:
     """The reference saliency maps of ``case`` (its classes as a tensor)."""
-    model = testmodels.build(case.spec).eval()
+    model = testmodels.build(case.spec).train(case.mode == "train")
     return gradcam.saliency_map(model, torch.from_numpy(case.x()), torch.tensor(case.target_class)).numpy()
+
+
+def _reference_table(num_channel: int) -> dict:
+    """The reference QuadrantNet judged as a student's is: exported, rebuilt, read by the same code."""
+    torch.manual_seed(0)
+    model = quadrant.QuadrantNet(num_channel=num_channel)
+    net = GraphNet.from_export(export_network(model, example_batch(), dynamic_size=False))
+    return check_quadrant.table(net)
 
 
 def reference_rows(num_channel: int) -> list[list[Any]]:
     """The reference QuadrantNet's Conv2d/Linear calls as ``[kind, output shape, parameters]``."""
-    torch.manual_seed(0)
-    model = quadrant.QuadrantNet(num_channel=num_channel)
-    rows = layer_table(model, torch.zeros(check_quadrant.BATCH, 1, 56, 56))
-    return [[r.kind, list(r.output_shape), r.params] for r in rows if r.kind in check_quadrant.COMPARED]
+    return [[kind, list(shape), params] for kind, shape, params in _reference_table(num_channel)["rows"]]
 
 
 def reference_ops() -> list[str]:
     """The reference QuadrantNet's convolution, ReLU, max-pool and linear calls, in order."""
-    _, names = forward_with_ops(quadrant.QuadrantNet(), torch.zeros(check_quadrant.BATCH, 1, 56, 56))
-    return check_quadrant.forward_ops(names)
+    return _reference_table(8)["ops"]
 
 
 def reference_epoch(
-    model_spec: dict, x: np.ndarray, y: np.ndarray, batch_size: int, sgd: dict
+    model_spec: dict, x: np.ndarray, y: np.ndarray, batch_size: int, sgd: dict, preset_grads: bool = False
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Statistics and weights after one reference epoch of SGD (``sgd``: lr, momentum) in loader order."""
     model = testmodels.build(model_spec).train()
+    if preset_grads:
+        from grader.worker.sideeffects import preset_grads as preset
+
+        preset(model, every=1)
     optimizer = torch.optim.SGD(model.parameters(), **sgd)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=batch_size
@@ -74,9 +83,49 @@ def reference_epoch(
     return {k: float(v) for k, v in stats.items()}, testmodels.state_arrays(model)
 
 
-def reference_evaluate(model_spec: dict, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, Any]:
-    """The reference evaluate(): ``loss`` and ``accuracy`` (floats), ``y_true`` and ``y_pred`` (arrays)."""
+def mistaken_epoch(
+    model_spec: dict, x: np.ndarray, y: np.ndarray, batch_size: int, sgd: dict, mistake: str, preset_grads: bool
+) -> dict[str, np.ndarray]:
+    """The weights after an epoch with one known mistake (``no_zero_grad``, ``zero_grad_after_step`` or
+    ``eval_mode``: the model left in the eval mode it came in): the checks name these mistakes when they see them."""
+    model = testmodels.build(model_spec)
+    model.train(mistake != "eval_mode")
+    if preset_grads:
+        from grader.worker.sideeffects import preset_grads as preset
+
+        preset(model, every=1)
+    optimizer = torch.optim.SGD(model.parameters(), **sgd)
+    for xb, yb in testmodels.batches(x, y, batch_size):
+        if mistake not in ("no_zero_grad", "zero_grad_after_step"):
+            optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(xb), yb).backward()
+        optimizer.step()
+        if mistake == "zero_grad_after_step":
+            optimizer.zero_grad()
+    return testmodels.state_arrays(model)
+
+
+def reference_evaluate(
+    model_spec: dict, x: np.ndarray, y: np.ndarray, batch_size: int, with_grad: bool = False, train_mode: bool = False
+) -> dict[str, Any]:
+    """The reference evaluate(): ``loss`` and ``accuracy`` (floats), ``y_true`` and ``y_pred`` (arrays).
+
+    ``with_grad`` / ``train_mode``: what an evaluate that forgets ``torch.no_grad()`` / ``model.eval()`` returns.
+    """
     model = testmodels.build(model_spec).eval()
+    if with_grad or train_mode:
+        model.train(train_mode)
+        ys = torch.from_numpy(y)
+        with torch.set_grad_enabled(with_grad):
+            logits = torch.cat([model(xb) for xb, _ in testmodels.batches(x, y, batch_size)]).detach()
+        loss = sum(
+            torch.nn.functional.cross_entropy(logits[i : i + batch_size], ys[i : i + batch_size]).item()
+            * len(ys[i : i + batch_size])
+            for i in range(0, len(ys), batch_size)
+        )
+        pred = logits.argmax(1)
+        accuracy = float((pred == ys).float().mean())
+        return {"loss": loss / len(ys), "accuracy": accuracy, "y_true": y, "y_pred": pred.numpy()}
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=batch_size
     )
@@ -102,16 +151,41 @@ def build() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     arrays = {f"gradcam/agreement_{i}": reference_cam(case) for i, case in enumerate(check_gradcam.AGREEMENT_CASES)}
     outputs = reference_activations(check_gradcam.ACTIVATIONS_CASE, check_gradcam.ACTIVATION_LAYERS)
     arrays |= {f"gradcam/activations/{name}": out for name, out in outputs.items()}
+    inplace = reference_activations(check_gradcam.INPLACE_CASE, ("features.0",))
+    arrays |= {f"gradcam/activations_inplace/{name}": out for name, out in inplace.items()}
     arrays["gradcam/saliency"] = reference_saliency(check_gradcam.SALIENCY_CASE)
+    arrays["gradcam/saliency_train_mode"] = reference_saliency(check_gradcam.SALIENCY_TRAIN_CASE)
 
-    x, y = check_training.dataset()
-    stats, weights = reference_epoch(check_training.MODEL, x, y, check_training.BATCH, check_training.MOMENTUM_SGD)
-    tables["training/epoch_stats"] = stats
-    arrays |= {f"training/epoch/{name}": value for name, value in weights.items()}
-    evaluated = reference_evaluate(check_training.MODEL, *check_training.dataset(seed=1), check_training.BATCH)
-    tables["training/evaluate"] = {k: evaluated[k] for k in ("loss", "accuracy")}
-    arrays |= {f"training/evaluate/{k}": evaluated[k] for k in ("y_true", "y_pred")}
+    for key, (model, sgd, _, stale, n) in check_training.EPOCHS.items():
+        x, y = check_training.dataset(n=n)
+        stats, weights = reference_epoch(model, x, y, check_training.BATCH, sgd, preset_grads=stale)
+        tables[f"training/{key}_stats"] = stats
+        arrays |= {f"training/{key}/{name}": value for name, value in weights.items()}
+        for mistake in check_training.MISTAKES.get(key, ()):
+            wrong = mistaken_epoch(model, x, y, check_training.BATCH, sgd, mistake, preset_grads=stale)
+            arrays |= {f"training/{key}.{mistake}/{name}": value for name, value in wrong.items()}
+    for key, (model, with_grad, train_mode) in check_training.EVALUATIONS.items():
+        x, y = check_training.dataset(seed=1, n=check_training.eval_samples(model))
+        evaluated = reference_evaluate(model, x, y, check_training.BATCH, with_grad, train_mode)
+        tables[f"training/{key}"] = {k: float(evaluated[k]) for k in ("loss", "accuracy")}
+        arrays |= {f"training/{key}/{k}": np.asarray(evaluated[k]) for k in ("y_true", "y_pred")}
+    for case in check_training.FIT_CASES:
+        tables[check_training.fit_key(*case)] = reference_fit(check_training.fit_request(*case))
     return tables, arrays
+
+
+def reference_fit(request: dict[str, Any]) -> dict[str, Any]:
+    """The reference fit() on a scripted run: its history, and the batch count of the state it leaves."""
+    model, train, val, optimizer = testmodels.scripted_fit(request)
+    result = training.fit(
+        model, train, val, optimizer, torch.nn.CrossEntropyLoss(), request["epochs"], request["patience"]
+    )
+    return {
+        "train_loss": [float(v) for v in result["train_loss"]],
+        "val_accuracy": [float(v) for v in result["val_accuracy"]],
+        "best_epoch": int(result["best_epoch"]),
+        "trained_batches": int(model.trained_batches),
+    }
 
 
 def encode(tables: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, bytes]:
@@ -120,7 +194,7 @@ def encode(tables: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, b
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for key, value in sorted(arrays.items()):
             member = io.BytesIO()
-            np.lib.format.write_array(member, np.ascontiguousarray(value), allow_pickle=False)
+            np.lib.format.write_array(member, np.array(value, order="C"), allow_pickle=False)  # keeps 0-d arrays 0-d
             archive.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), member.getvalue())
     return {
         TABLES_FILE: (json.dumps(tables, indent=1, sort_keys=True) + "\n").encode(),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -22,11 +21,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from grader import contract, testmodels
-from grader.layertable import forward_with_ops, layer_table
-from grader.quadrants import digits_to_canvas
+from grader.netgraph import NetworkRefused, export_network
 from grader.worker import sideeffects, submission
 from grader.worker.observe import observe
-from grader.worker.trainer import Budget, predict, train_classifier
 
 OPS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
@@ -130,39 +127,17 @@ def _construct(target: str, init: dict[str, Any], seed: int) -> nn.Module:
 
 
 @op
-def op_layer_table(request: dict[str, Any]) -> dict[str, Any]:
-    """Build a student network, run a seeded batch through it, and read its layer table and ops."""
+def op_export(request: dict[str, Any]) -> dict[str, Any]:
+    """Build a student network (seeded) and export it as a graph of tensor operations (grader/netgraph.py).
+
+    Nothing is measured here: the judge rebuilds the network from the export and judges it itself.
+    """
     model = _construct(request["target"], request.get("init", {}), request.get("seed", 0))
-    x = torch.rand(request["input_shape"], generator=torch.Generator().manual_seed(1))
-    out, ops = forward_with_ops(model, x)
-    rows = [row.to_json() for row in layer_table(model, x)]
-    total = sum(p.numel() for p in model.parameters())
-    return {"output": observe(out), "rows": rows, "total_params": int(total), "ops": ops[:500]}
-
-
-@op
-def op_train_predict(request: dict[str, Any]) -> dict[str, Any]:
-    """Train a student network with the grader's trainer on top-left digits; predict both corners."""
-    budget = Budget(**request["budget"])
-    device = request["device"]
-    with np.load(request["data"], allow_pickle=False) as data:
-        train_digits, train_labels, test_digits = (
-            data["train_digits"],
-            data["train_labels"],
-            data["test_digits"],
-        )
-    model = _construct(request["target"], request.get("init", {}), budget.seed)
-    start = time.perf_counter()
-    history = train_classifier(
-        model, digits_to_canvas(train_digits, "top_left"), torch.from_numpy(train_labels), budget, device
-    )
-    seconds = time.perf_counter() - start
-    return {
-        "loss_history": history,
-        "train_seconds": seconds,
-        "pred_top_left": predict(model, digits_to_canvas(test_digits, "top_left"), device),
-        "pred_bottom_right": predict(model, digits_to_canvas(test_digits, "bottom_right"), device),
-    }
+    example = torch.rand(request["input_shape"], generator=torch.Generator().manual_seed(1))
+    try:
+        return {"network": export_network(model, example, dynamic_size=bool(request.get("dynamic_size")))}
+    except NetworkRefused as exc:
+        return {"refused": str(exc)}
 
 
 def _model(request: dict[str, Any]) -> nn.Module:
@@ -191,7 +166,7 @@ def op_explain(request: dict[str, Any]) -> dict[str, Any]:
     if request.get("mixed_modes"):
         sideeffects.set_mixed_modes(model)
     else:
-        model.eval()
+        model.train(request.get("mode") == "train")
     if request.get("preset_grads"):
         sideeffects.preset_grads(model)
     x = torch.from_numpy(np.asarray(request["x"], dtype=np.float32).copy())
@@ -216,6 +191,9 @@ def op_explain(request: dict[str, Any]) -> dict[str, Any]:
         "raised": raised,
         "changes": sideeffects.changes(before, sideeffects.snapshot(model)),
         "input_modified": not torch.equal(x, x_before),
+        "input_flags": [
+            name for name, changed in (("requires_grad", x.requires_grad), (".grad", x.grad is not None)) if changed
+        ],
     }
 
 
@@ -229,85 +207,38 @@ def _optimizer(model: nn.Module, spec: dict[str, Any]) -> torch.optim.Optimizer:
     return torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=spec.get("momentum", 0.0))
 
 
-def record_steps(optimizer: torch.optim.Optimizer) -> list[list[np.ndarray | None]]:
-    """Wrap ``optimizer.step`` to record every parameter's ``.grad`` at each step."""
-    steps: list[list[np.ndarray | None]] = []
-    original = optimizer.step
-
-    def step(*args: Any, **kwargs: Any) -> Any:
-        steps.append([None if p.grad is None else p.grad.detach().cpu().numpy().copy() for p in _params(optimizer)])
-        return original(*args, **kwargs)
-
-    optimizer.step = step  # type: ignore[method-assign]
-    return steps
-
-
-def _params(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
-    return [p for group in optimizer.param_groups for p in group["params"]]
-
-
 @op
 def op_train_one_epoch(request: dict[str, Any]) -> dict[str, Any]:
+    """The student's train_one_epoch on a test model; the judge compares its statistics and weights."""
     model = _model(request)
     model.train(request.get("start_mode", "train") == "train")
+    if request.get("preset_grads"):  # stale gradients from before: a loop must clear them before it steps
+        sideeffects.preset_grads(model, every=1)
     optimizer = _optimizer(model, request["optimizer"])
-    steps = record_steps(optimizer)
     fn = resolve("training.train_one_epoch")
     result = fn(model, _loader(request), optimizer, torch.nn.CrossEntropyLoss(), device="cpu")
-    reply: dict[str, Any] = {
-        "result": observe(result),
-        "weights": testmodels.state_arrays(model),
-        "probe": testmodels.probe_log(model),
-        "n_steps": len(steps),
-    }
-    if request.get("record_steps"):
-        reply["step_grads"] = [[g if g is not None else np.zeros(0, np.float32) for g in s] for s in steps]
-    return reply
+    return {"result": observe(result), "weights": testmodels.state_arrays(model)}
 
 
 @op
 def op_evaluate(request: dict[str, Any]) -> dict[str, Any]:
+    """The student's evaluate on a test model; its values show the mode it ran in, the snapshot what it left."""
     model = _model(request)
-    model.train(request.get("start_mode", "eval") == "train")
+    if request.get("mixed_modes"):
+        sideeffects.set_mixed_modes(model)
+    else:
+        model.train(request.get("start_mode", "eval") == "train")
     before = sideeffects.snapshot(model)
     fn = resolve("training.evaluate")
     result = fn(model, _loader(request), torch.nn.CrossEntropyLoss(), device="cpu")
-    return {
-        "result": observe(result),
-        "probe": testmodels.probe_log(model),
-        "changes": sideeffects.changes(before, sideeffects.snapshot(model)),
-    }
+    return {"result": observe(result), "changes": sideeffects.changes(before, sideeffects.snapshot(model))}
 
 
 @op
 def op_fit(request: dict[str, Any]) -> dict[str, Any]:
     """Run the student's fit() on a :class:`~grader.testmodels.ScriptedNet` whose accuracy is scripted."""
-    counter = testmodels.EpochCounter()
-    torch.manual_seed(0)
-    model = testmodels.ScriptedNet(request["script"], counter, n_val=len(request["val_x"]))
-
-    def batches(x: Any, y: Any, size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        xs = torch.from_numpy(np.asarray(x, dtype=np.float32).copy())
-        ys = torch.from_numpy(np.asarray(y, dtype=np.int64).copy())
-        return [(xs[i : i + size], ys[i : i + size]) for i in range(0, len(xs), size)]
-
-    train = testmodels.CountingLoader(batches(request["train_x"], request["train_y"], request["batch_size"]), counter)
-    val = batches(request["val_x"], request["val_y"], request["batch_size"])
-    optimizer = torch.optim.SGD(model.parameters(), lr=request["lr"])
+    model, train, val, optimizer = testmodels.scripted_fit(request)
     fn = resolve("training.fit")
-    result = fn(
-        model,
-        train,
-        val,
-        optimizer,
-        torch.nn.CrossEntropyLoss(),
-        request["epochs"],
-        request["patience"],
-        "cpu",
-    )
-    return {
-        "result": observe(result),
-        "epochs_run": counter.epoch,
-        "snapshots": {str(k): v for k, v in model.snapshots.items()},
-        "final": testmodels.state_arrays(model),
-    }
+    args = (torch.nn.CrossEntropyLoss(), request["epochs"], request["patience"], "cpu")
+    result = fn(model, train, val, optimizer, *args)
+    return {"result": observe(result), "final": testmodels.state_arrays(model)}

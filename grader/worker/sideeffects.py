@@ -66,7 +66,7 @@ def set_mixed_modes(model: nn.Module) -> None:
             module.training = False
 
 
-def preset_grads(model: nn.Module) -> None:
-    """Give every other parameter a known ``.grad`` (the rest stay ``None``)."""
+def preset_grads(model: nn.Module, every: int = 2) -> None:
+    """Give every ``every``-th parameter a known ``.grad`` (the rest stay ``None``)."""
     for index, param in enumerate(model.parameters()):
-        param.grad = torch.full_like(param, 0.25) if index % 2 == 0 else None
+        param.grad = torch.full_like(param, 0.25) if index % every == 0 else None

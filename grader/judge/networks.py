@@ -1,0 +1,72 @@
+"""Student networks as the judge holds them: exported by the worker, rebuilt and judged here.
+
+:func:`network` asks the worker to build a contract class (seeded with the grading seed) and export it
+(:func:`grader.netgraph.export_network`), then rebuilds it with :class:`grader.netgraph.GraphNet`. Everything
+the quadrant and robustness checks measure comes from the rebuilt network, run by the judge; the worker's
+only say is which network it hands over. A network that cannot be exported or rebuilt is one problem,
+reported once, for every check that needs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from grader.judge.faults import SubmissionFault
+from grader.judge.obscache import content_digest
+from grader.judge.session import GradingSession
+from grader.netgraph import GraphNet, NetworkRefused
+
+EXAMPLE = (2, 1, 56, 56)  # the batch the worker traces with (any batch size and, where asked, H and W follow)
+CONTRACT_NOTE = (
+    "networks must be plain tensor code that torch.export can trace: layers and torch operations, no Python "
+    "side effects, no data-dependent control flow (grader/contract.py)"
+)
+
+
+class NetworkUnavailable(SubmissionFault):
+    """The student's network could not be exported or rebuilt."""
+
+
+def describe(target: str, init: dict[str, Any] | None) -> str:
+    args = ", ".join(f"{k}={v!r}" for k, v in (init or {}).items())
+    return f"{target.split('.')[1]}({args})"
+
+
+def network(grading: GradingSession, target: str, init: dict[str, Any] | None = None) -> GraphNet:
+    """The rebuilt network of contract class ``target`` built with ``init`` (once per grading; eval mode).
+
+    Any batch size works; for ``RobustQuadrantNet`` (which must take other square sizes) H and W are free.
+    """
+    init = dict(init or {})
+    what = describe(target, init)
+
+    def build() -> GraphNet:
+        reply = grading.ask(
+            "export",
+            f"building and exporting {what}",
+            needs=(target,),
+            target=target,
+            init=init,
+            seed=grading.options.seed,
+            input_shape=list(EXAMPLE),
+            dynamic_size=target.endswith("RobustQuadrantNet"),
+        )
+        why = reply.get("refused")
+        if why is None:
+            try:
+                exported = reply.get("network") or {}
+                net = GraphNet.from_export(exported).eval()
+                net.digest = content_digest(exported)  # what the judge's observations of it are keyed by
+                return net
+            except NetworkRefused as exc:
+                why = str(exc)
+        raise NetworkUnavailable(f"{what} cannot be judged: {why}. The contract: {CONTRACT_NOTE}.", problem=what)
+
+    return grading.memo(("network", target, repr(sorted(init.items()))), build)
+
+
+def example_batch(shape: tuple[int, ...] = EXAMPLE) -> torch.Tensor:
+    """The seeded input the judge runs networks on for their layer tables and logits."""
+    return torch.rand(shape, generator=torch.Generator().manual_seed(1))

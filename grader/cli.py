@@ -80,6 +80,8 @@ def pytest_args(submission: Path, args: argparse.Namespace) -> list[str]:
         command += ["--data-root", str(args.data_root)]
     if args.no_cache:
         command.append("--no-cache")
+    if getattr(args, "no_tamper_scan", False):
+        command.append("--no-tamper-scan")
     if args.k:
         command += ["-k", args.k]
     return command
@@ -97,6 +99,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="confine the worker with bubblewrap (auto: where it works)",
     )
     parser.add_argument("--cell-timeout", type=float, default=15.0, help="seconds per notebook cell")
+    parser.add_argument(
+        "--no-tamper-scan", action="store_true", help="skip the tamper scan (to test the defences beneath it)"
+    )
     parser.add_argument("--check-budget", type=float, default=90.0, help="seconds of student code per check")
     parser.add_argument(
         "--grading-budget", type=float, default=1200.0, help="seconds per grading, training included (default 1200)"

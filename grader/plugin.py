@@ -48,6 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--seed", type=int, default=0, help="seed for generated inputs and training")
     group.addoption("--data-root", default=None, help="folder holding MNIST/raw (default $CNN_GRADER_DATA)")
     group.addoption("--check-timeout", type=float, default=20.0, help="seconds one request to the worker may take")
+    group.addoption("--no-tamper-scan", action="store_true", help="test the defences beneath the scan; not for credit")
     group.addoption("--check-budget", type=float, default=90.0, help="seconds of worker time one check may use")
     group.addoption("--grading-budget", type=float, default=1200.0, help="seconds one whole grading may take")
     group.addoption("--sandbox", default="auto", choices=("auto", "bwrap", "none"), help="how to confine the worker")
@@ -86,6 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
         cell_timeout=config.getoption("cell_timeout"),
         check_budget=config.getoption("check_budget"),
         grading_budget=config.getoption("grading_budget"),
+        tamper_scan=not config.getoption("no_tamper_scan"),
         sandbox=config.getoption("sandbox"),
         use_cache=not config.getoption("no_cache"),
     )

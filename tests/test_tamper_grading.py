@@ -8,6 +8,7 @@ A submission that makes every request slow cannot make one grading outlast its b
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import textwrap
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, grade
 
+from grader.batch import store
 from grader.batch.runner import run_batch
 from grader.batch.task import GradeSettings
 
@@ -52,27 +54,34 @@ def solutions_with(tmp_path: Path, code: str) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("attack", sorted(ATTACKS))
-def test_an_attack_earns_nothing_and_is_flagged(tmp_path: Path, attack: str) -> None:
-    graded = grade(solutions_with(tmp_path, ATTACKS[attack]), tmp_path / "out", "--tiers", "public", "-k", "gradcam")
-    assert graded.checks, graded.stdout
-    assert all(t["score"] == 0 for t in graded.checks.values()), attack
-    assert "reaches into the grader" in graded.results["output"]
-    assert "gradcam.py:" in graded.results["output"]  # where, for the student and the instructor
-    assert graded.returncode == 0  # a verdict, not a grader fault
+STUDENTS = {f"attack{index}": ATTACKS[name] for index, name in enumerate(sorted(ATTACKS))}
 
 
-def test_a_flagged_submission_is_marked_in_the_gradebook(tmp_path: Path) -> None:
-    submissions = tmp_path / "class"
-    submissions.mkdir()
-    for student, code in (("honest", ""), ("patcher", ATTACKS["patch the worker's comparison"])):
-        shutil.copytree(solutions_with(tmp_path / student, code), submissions / student)
-    out = tmp_path / "out"
-    run_batch(submissions, out, GradeSettings(tiers="public", k="shapes"), jobs=1)
-    rows = {row["student"]: row for row in csv.DictReader((out / "gradebook.csv").open())}
-    assert rows["patcher"]["flagged"] == "True" and rows["honest"]["flagged"] == "False"
-    assert float(rows["patcher"]["total"]) == 0 and float(rows["honest"]["total"]) > 0
-    summary = (out / "summary.html").read_text()
+@pytest.fixture(scope="module")
+def attacked_class(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An honest student and one student per attack, graded as a class (gradcam checks, two jobs)."""
+    where = tmp_path_factory.mktemp("attacked")
+    for student, code in {"honest": "", **STUDENTS}.items():
+        shutil.copytree(solutions_with(where / "work" / student, code), where / "class" / student)
+    run_batch(where / "class", where / "out", GradeSettings(tiers="public", k="gradcam"), jobs=2, progress=False)
+    return where / "out"
+
+
+@pytest.mark.parametrize("student", sorted(STUDENTS))
+def test_an_attack_earns_nothing_and_is_flagged(attacked_class: Path, student: str) -> None:
+    results = json.loads((store.student_dir(attacked_class, student) / "results.json").read_text())
+    assert results["tests"], student
+    assert all(t["score"] == 0 for t in results["tests"]), student
+    assert "reaches into the grader" in results["output"]
+    assert "gradcam.py:" in results["output"]  # where, for the student and the instructor
+
+
+def test_flagged_submissions_are_marked_in_the_gradebook_and_the_summary(attacked_class: Path) -> None:
+    rows = {row["student"]: row for row in csv.DictReader((attacked_class / "gradebook.csv").open())}
+    assert rows["honest"]["flagged"] == "False" and float(rows["honest"]["total"]) > 0
+    for student in STUDENTS:
+        assert rows[student]["flagged"] == "True" and float(rows[student]["total"]) == 0, student
+    summary = (attacked_class / "summary.html").read_text()
     assert "Submissions flagged for review" in summary and "gradcam.py:" in summary
 
 

@@ -54,6 +54,7 @@ class GradeOptions:
     use_cache: bool = True
     check_budget: float = 90.0  # seconds of requests to the worker per check, whatever their deadlines allow
     grading_budget: float = 1200.0  # seconds for one whole grading, the networks' training included
+    tamper_scan: bool = True  # off only to test the defences beneath it (tests/test_redteam.py)
 
 
 @dataclass
@@ -127,7 +128,9 @@ class GradingSession:
         self.submission = prepared.folder
         self.plan = prepared.plan
         self.notes += prepared.notes
-        self.tamper_signals = scan_for_tampering(self.submission)
+        self.tamper_signals = scan_for_tampering(self.submission) if self.options.tamper_scan else []
+        if not self.options.tamper_scan:
+            self.notes.append("the tamper scan was off (--no-tamper-scan): a test of the layers beneath it")
         self.inputs = self.workdir / "inputs"  # written by the judge only, read-only for the worker
         self.scratch = self.workdir / "scratch"  # the worker's working directory and HOME
         for folder in (self.inputs, self.scratch / "home"):

@@ -2,7 +2,8 @@
 
 Speed: a bug in shapes.py, gradcam.py or training.py that fails only checks of its own group is graded in
 one ``cnn-grader batch`` (two jobs) with the other bugs of its module, on that group's checks: no check of
-another group calls that module. The quadrant bugs are graded one by one with every check (the robustness
+another group calls that module. The quadrant bugs are graded one by one with the quadrant and robustness
+checks, the only ones that build the student's networks (the robustness
 checks train two CNNs, keyed in the observation cache by the exported graph, so an unchanged network is
 trained once). Set ``CNN_CORPUS_FULL=1`` to grade every bug with every check, one by one.
 """
@@ -73,9 +74,14 @@ def _batched(bug: Bug) -> bool:
     return not FULL and bug.module in BATCHED_GROUPS and all(n.startswith(f"{bug.module}/") for n in bug.fails)
 
 
+QUADRANT_GROUPS = ("quadrant", TRAINING_GROUP)  # the only checks that build the student's networks
+
+
 def _grade_args(bug: Bug) -> tuple[str, ...]:
-    if FULL or bug.module == "quadrant":
+    if FULL:
         return ()
+    if bug.module == "quadrant":
+        return ("-k", " or ".join(QUADRANT_GROUPS))
     return ("-k", f"not {TRAINING_GROUP}")
 
 
@@ -128,9 +134,14 @@ def test_bug_fails_exactly_its_checks(bug: Bug, tmp_path: Path, request: pytest.
         expected_graded = set(graded.checks)  # -k shapes also selects quadrant/layer_shapes: it must pass too
     else:
         graded = _graded(bug, tmp_path)
-        expected_graded = (
-            names if not _grade_args(bug) else {n for n in names if not n.startswith(f"{TRAINING_GROUP}/")}
-        )
+        if FULL:
+            expected_graded = names
+        elif bug.module == "quadrant":
+            groups = {n for n in names if n.split("/")[0] in QUADRANT_GROUPS}
+            assert groups <= set(graded.checks), "the grading left out checks of the networks"
+            expected_graded = set(graded.checks)  # -k quadrant also selects shapes/quadrant_*: they must pass too
+        else:
+            expected_graded = {n for n in names if not n.startswith(f"{TRAINING_GROUP}/")}
     assert set(graded.checks) == expected_graded, "the grading ran an unexpected set of checks"
 
     unexpected = graded.failed - bug.fails

@@ -7,7 +7,6 @@ module's checks zero with a specific message, and give every other check its poi
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -45,11 +44,11 @@ def test_syntax_error_costs_only_its_module(tmp_path: Path) -> None:
 
 def test_hang_at_import_costs_one_timeout(tmp_path: Path) -> None:
     source = (ROOT / "solutions" / "training.py").read_text() + "\nwhile True:\n    pass\n"
-    start = time.monotonic()
     graded = grade(submission(tmp_path, "training", source), tmp_path / "out", "--timeout", "4")
     group_failed(graded, "training")
     assert "no answer within 4 s" in graded.explanation("training/evaluate")
-    assert time.monotonic() - start < 90, "a hanging import must cost one timeout, not one per check"
+    # one timeout, not one per check: the import is tried once and its fault reported once for all checks
+    assert graded.feedback.count("no answer within 4 s") == 1, graded.feedback
 
 
 def test_os_exit_at_import_is_not_success(tmp_path: Path) -> None:

@@ -78,9 +78,9 @@ def test_an_attack_earns_nothing_and_is_flagged(attacked_class: Path, student: s
 
 def test_flagged_submissions_are_marked_in_the_gradebook_and_the_summary(attacked_class: Path) -> None:
     rows = {row["student"]: row for row in csv.DictReader((attacked_class / "gradebook.csv").open())}
-    assert rows["honest"]["flagged"] == "False" and float(rows["honest"]["total"]) > 0
+    assert rows["honest"]["flagged"] == "false" and float(rows["honest"]["total"]) > 0
     for student in STUDENTS:
-        assert rows[student]["flagged"] == "True" and float(rows[student]["total"]) == 0, student
+        assert rows[student]["flagged"] == "true" and float(rows[student]["total"]) == 0, student
     summary = (attacked_class / "summary.html").read_text()
     assert "Submissions flagged for review" in summary and "gradcam.py:" in summary
 

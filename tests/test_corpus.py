@@ -13,11 +13,10 @@ from __future__ import annotations
 import ast
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, grade
+from conftest import ROOT, Graded, grade
 from corpus import BUGS, SOLUTIONS, Bug, apply
 
 from grader.batch import store
@@ -85,26 +84,10 @@ def _grade_args(bug: Bug) -> tuple[str, ...]:
     return ("-k", f"not {TRAINING_GROUP}")
 
 
-@dataclass
-class Batched:
-    """A bug's results from the batch of its module (the fields of ``conftest.Graded`` that the test reads)."""
-
-    results: dict
-    feedback: str
-
-    @property
-    def checks(self) -> dict[str, dict]:
-        return {t["name"]: t for t in self.results["tests"]}
-
-    @property
-    def failed(self) -> set[str]:
-        return {name for name, t in self.checks.items() if t["status"] != "passed"}
-
-
 @pytest.fixture(scope="session")
-def module_batches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Batched]:
+def module_batches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Graded]:
     """Every batched bug graded by ``run_batch`` (two jobs), one batch per module with ``-k <module>``."""
-    graded: dict[str, Batched] = {}
+    graded: dict[str, Graded] = {}
     for module in BATCHED_GROUPS:
         bugs = [bug for bug in BUGS if _batched(bug) and bug.module == module]
         where = tmp_path_factory.mktemp(f"corpus_{module}")
@@ -113,9 +96,8 @@ def module_batches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Batche
         run_batch(where / "class", where / "out", GradeSettings(k=module), jobs=2, progress=False)
         for bug in bugs:
             folder = store.student_dir(where / "out", bug.name)
-            graded[bug.name] = Batched(
-                json.loads((folder / "results.json").read_text()), (folder / "feedback.md").read_text()
-            )
+            results, feedback = json.loads((folder / "results.json").read_text()), (folder / "feedback.md").read_text()
+            graded[bug.name] = Graded(results, feedback, stdout="", returncode=0, out=folder)  # a batch row
     return graded
 
 

@@ -138,7 +138,7 @@ def _train_and_test(grading: GradingSession, digits: PreparedDigits, target: str
     torch.manual_seed(seed)  # dropout and augmentations inside the network draw from the global generator
     try:
         # the training's own limit, cut to what the grading's budget has left
-        limit = grading.deadline(grading.options.train_timeout, f"training {name}", per_check=False)
+        limit, _ = grading.deadline(grading.options.train_timeout, f"training {name}", per_check=False)
         deadline = time.monotonic() + limit
         train_classifier(net, images, labels, budget, grading.device, deadline=deadline)
         tests = testdigits.test_canvases(digits.split.test_digits, seed)

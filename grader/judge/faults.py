@@ -62,6 +62,10 @@ class WorkerFault(SubmissionFault):
     """The worker process timed out, died or broke the protocol while running student code."""
 
 
+class WorkerTimeout(WorkerFault):
+    """The worker gave no answer within the request's deadline (and was stopped)."""
+
+
 class GraderFault(Exception):
     """The grader itself could not run a check (missing data, a broken sandbox, a bug): never the student's fault.
 

@@ -25,6 +25,9 @@ CONTRACT_NOTE = (
 )
 
 
+TRACING_ALLOWANCE = 20.0  # s on top of --timeout: torch.export's own start (about 2 s on a quiet 2-core machine)
+
+
 class NetworkUnavailable(SubmissionFault):
     """The student's network could not be exported or rebuilt."""
 
@@ -52,6 +55,7 @@ def network(grading: GradingSession, target: str, init: dict[str, Any] | None = 
             seed=grading.options.seed,
             input_shape=list(EXAMPLE),
             dynamic_size=target.endswith("RobustQuadrantNet"),
+            timeout=grading.options.timeout + TRACING_ALLOWANCE,
         )
         why = reply.get("refused")
         if why is None:

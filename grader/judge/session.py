@@ -21,7 +21,14 @@ from grader import contract
 from grader.judge import sandbox, tamper
 from grader.judge import submission as submission_files
 from grader.judge.evidence import Evidence
-from grader.judge.faults import MissingName, ModuleUnavailable, StudentError, SubmissionFault, WorkerFault
+from grader.judge.faults import (
+    MissingName,
+    ModuleUnavailable,
+    StudentError,
+    SubmissionFault,
+    WorkerFault,
+    WorkerTimeout,
+)
 from grader.judge.locate import Source
 from grader.judge.obscache import ObservationCache
 from grader.judge.worker_process import WorkerProcess
@@ -169,18 +176,23 @@ class GradingSession:
         """A new check starts: its own time budget starts too."""
         self.check_deadline = time.monotonic() + self.options.check_budget
 
-    def deadline(self, seconds: float, doing: str, *, per_check: bool = True) -> float:
-        """``seconds`` cut to what the check's and the grading's budgets have left; raise when nothing is left."""
+    def deadline(self, seconds: float, doing: str, *, per_check: bool = True) -> tuple[float, str | None]:
+        """``seconds`` cut to what the check's and the grading's budgets have left, and the budget that cut it.
+
+        Raise when nothing is left.
+        """
         now = time.monotonic()
         budgets = [(self.grading_deadline, f"the grading's time budget ({self.options.grading_budget:g} s)")]
         if per_check:
             budgets.append((self.check_deadline, f"this check's time budget ({self.options.check_budget:g} s)"))
+        cut_by = None
         for deadline, what in budgets:
             if deadline is not None:
                 if deadline - now <= 0:
                     raise WorkerFault(f"{what} was used up before {doing}: the submission's code took too long")
-                seconds = min(seconds, deadline - now)
-        return seconds
+                if deadline - now < seconds:
+                    seconds, cut_by = deadline - now, what
+        return seconds, cut_by
 
     def check_untampered(self) -> None:
         """Withhold every check of a submission whose source reaches into the grader (one problem, reported once)."""
@@ -287,7 +299,15 @@ class GradingSession:
     def _request(
         self, message: dict[str, Any], timeout: float, doing: str, what: str | None = None, *, per_check: bool = True
     ) -> dict:
-        reply = self.worker.request(message, self.deadline(timeout, doing, per_check=per_check), doing)
+        seconds, cut_by = self.deadline(timeout, doing, per_check=per_check)
+        try:
+            reply = self.worker.request(message, seconds, doing)
+        except WorkerTimeout as exc:
+            if cut_by is None:
+                raise
+            raise WorkerTimeout(
+                f"{cut_by} ran out while {doing}; the worker was stopped: the submission's code took too long"
+            ) from exc
         if reply.get("ok"):
             return reply
         error = reply.get("error") or {}

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import protocol
-from grader.judge.faults import WorkerFault, WorkerStartFailed
+from grader.judge.faults import WorkerFault, WorkerStartFailed, WorkerTimeout
 
 STDERR_TAIL_BYTES = 8192
 STARTUP_TIMEOUT = 120.0
@@ -120,7 +120,7 @@ class WorkerProcess:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.kill()
-                raise WorkerFault(f"no answer within {timeout:g} s while {doing}; the worker was stopped")
+                raise WorkerTimeout(f"no answer within {timeout:g} s while {doing}; the worker was stopped")
             ready, _, _ = select.select([fd], [], [], remaining)
             if not ready:
                 continue

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from grader.checks.registry import TIER_CHOICES, check_paths, hidden_dir
+from grader.course import ConfigError, course_text, render_toml
+from grader.course import load as load_course
 from grader.judge.faults import GRADER_FAULT_EXIT
 from grader.plugin import REFUSAL as REFUSAL_PREFIX
 
@@ -58,14 +60,6 @@ def pytest_args(submission: Path, args: argparse.Namespace) -> list[str]:
         args.device,
         "--seed",
         str(args.seed),
-        "--check-timeout",
-        str(args.timeout),
-        "--cell-timeout",
-        str(args.cell_timeout),
-        "--check-budget",
-        str(args.check_budget),
-        "--grading-budget",
-        str(args.grading_budget),
         "--sandbox",
         args.sandbox,
         "--rerun-command",
@@ -76,6 +70,15 @@ def pytest_args(submission: Path, args: argparse.Namespace) -> list[str]:
         "-p",
         "no:randomly",
     ]
+    for flag, value in (
+        ("--check-timeout", args.timeout),
+        ("--cell-timeout", args.cell_timeout),
+        ("--check-budget", getattr(args, "check_budget", None)),
+        ("--grading-budget", getattr(args, "grading_budget", None)),
+        ("--course-config", getattr(args, "config", None)),
+    ):
+        if value is not None:  # else the course's configuration, else the defaults (grader/course.py)
+            command += [flag, str(value)]
     if args.data_root:
         command += ["--data-root", str(args.data_root)]
     if args.no_cache:
@@ -84,6 +87,8 @@ def pytest_args(submission: Path, args: argparse.Namespace) -> list[str]:
         command.append("--no-tamper-scan")
     if args.k:
         command += ["-k", args.k]
+    if getattr(args, "only", None):
+        command += ["--only", args.only]
     return command
 
 
@@ -91,26 +96,26 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where to train")
     parser.add_argument("--data-root", type=Path, help="folder with MNIST/raw (default: $CNN_GRADER_DATA)")
     parser.add_argument("--seed", type=int, default=0, help="seed for inputs and training (default 0)")
-    parser.add_argument("--timeout", type=float, default=20.0, help="seconds per request to student code")
+    parser.add_argument("--config", type=Path, help="the course configuration (TOML; docs/course.md)")
+    parser.add_argument("--timeout", type=float, help="seconds per request to student code (default 20)")
     parser.add_argument(
         "--sandbox",
         default="auto",
         choices=("auto", "bwrap", "none"),
         help="confine the worker with bubblewrap (auto: where it works)",
     )
-    parser.add_argument("--cell-timeout", type=float, default=15.0, help="seconds per notebook cell")
+    parser.add_argument("--cell-timeout", type=float, help="seconds per notebook cell (default 15)")
     parser.add_argument(
         "--no-tamper-scan", action="store_true", help="skip the tamper scan (to test the defences beneath it)"
     )
-    parser.add_argument("--check-budget", type=float, default=90.0, help="seconds of student code per check")
-    parser.add_argument(
-        "--grading-budget", type=float, default=1200.0, help="seconds per grading, training included (default 1200)"
-    )
+    parser.add_argument("--check-budget", type=float, help="seconds of student code per check (default 90)")
+    parser.add_argument("--grading-budget", type=float, help="seconds per grading, training included (default 1200)")
     parser.add_argument("--no-cache", action="store_true", help="train networks again even if cached")
     parser.add_argument(
         "--tiers", choices=TIER_CHOICES, help="public checks, or all (default: all where the hidden tier is installed)"
     )
     parser.add_argument("-k", help="only the checks whose name or group contains this (a pytest -k expression)")
+    parser.add_argument("--only", metavar="NAME", help="exactly the check or the group called NAME")
     parser.add_argument("--list", action="store_true", help="list the checks with their points and exit")
 
 
@@ -140,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
             default=0.75,
             help="flag pairs whose code similarity reaches this, 0 to 1 (default 0.75; docs/batch.md)",
         )
-        batch.add_argument("--late-penalty", type=float, default=0.0, help="fraction taken off a late submission")
-        batch.add_argument("--late-penalty-per-day", type=float, default=0.0, help="fraction per started day late")
+        batch.add_argument("--late-penalty", type=float, help="fraction taken off a late submission (default 0)")
+        batch.add_argument("--late-penalty-per-day", type=float, help="fraction per started day late (default 0)")
         batch.add_argument("--due", help="due date (ISO 8601) for exports without a late marker (Gradescope)")
         _common(batch)
     check = sub.add_parser("check", help="check your own exercises and see points and hints")
@@ -152,10 +157,25 @@ def main(argv: list[str] | None = None) -> int:
         release.add_argument("out", type=Path, help="a new or empty folder")
         autograder = sub.add_parser("gradescope", help="build a Gradescope autograder zip that runs every tier")
         autograder.add_argument("zip", type=Path, help="where to write it, e.g. dist/autograder.zip")
+        for packager in (release, autograder):
+            packager.add_argument("--config", type=Path, help="the course configuration to ship (docs/course.md)")
+    show = sub.add_parser("config", help="print the effective course configuration (docs/course.md)")
+    show.add_argument("--config", type=Path, help="the course configuration (TOML)")
+    show.add_argument("--show", action="store_true", help="print it (the default)")
     args = parser.parse_args(argv)
     if getattr(args, "tiers", None) == "all" and hidden_dir() is None:
         parser.error("--tiers all: the hidden checks are not installed here (install the instructor's grader)")
-    if args.command in ("release", "gradescope"):
+    if args.command in ("release", "gradescope", "config"):
+        try:
+            course = load_course(getattr(args, "config", None))
+        except ConfigError as exc:
+            print(f"cnn-grader {args.command}: {exc}", file=sys.stderr)
+            return REFUSED_EXIT
+        for warning in course.warnings():
+            print(f"warning: {warning}", file=sys.stderr)
+        if args.command == "config":
+            print(render_toml(course), end="")
+            return 0
         return _package(args)
     if getattr(args, "list", False):
         return _list(args)
@@ -212,10 +232,15 @@ def _remove_if_empty(folder: Path) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    """Print every check of the chosen tiers: name, points, tier."""
+    """Print every check of the chosen tiers: name, points (the course's), tier."""
     from grader.checks.registry import all_specs
 
-    specs = all_specs(getattr(args, "tiers", None))
+    try:
+        course = load_course(args.config)
+    except ConfigError as exc:
+        print(f"cnn-grader {args.command}: {exc}", file=sys.stderr)
+        return REFUSED_EXIT
+    specs = [course.apply(spec) for spec in all_specs(getattr(args, "tiers", None))]
     width = max(len(s.name) for s in specs)
     for spec in specs:
         tier = "" if spec.tier == "public" else f"  ({spec.tier})"
@@ -235,10 +260,18 @@ def _batch(args: argparse.Namespace) -> int:
     from grader.late import LatePolicy
 
     try:
-        policy = LatePolicy(args.late_penalty, args.late_penalty_per_day)
-    except ValueError as exc:
+        course = load_course(args.config)
+        late = course.late
+        policy = LatePolicy(
+            late.penalty if args.late_penalty is None else args.late_penalty,
+            late.per_day if args.late_penalty_per_day is None else args.late_penalty_per_day,
+            late.max_penalty,
+        )
+    except (ConfigError, ValueError) as exc:
         print(f"cnn-grader batch: {exc}", file=sys.stderr)
         return 2
+    for warning in course.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
 
     settings = GradeSettings(
         device=args.device,
@@ -251,6 +284,7 @@ def _batch(args: argparse.Namespace) -> int:
         k=args.k,
         tiers=args.tiers,
         student_timeout=args.student_timeout,
+        course_config=course_text(args.config),
     )
     if not args.submissions.exists():
         print(f"cnn-grader batch: {args.submissions} does not exist", file=sys.stderr)
@@ -283,10 +317,11 @@ def _package(args: argparse.Namespace) -> int:
     from grader.packaging.release import build_release
 
     try:
+        config = course_text(args.config)
         if args.command == "release":
-            print(f"student bundle: {build_release(args.out)}")
+            print(f"student bundle: {build_release(args.out, config)}")
         else:
-            print(f"Gradescope autograder: {build_autograder(args.zip)}")
+            print(f"Gradescope autograder: {build_autograder(args.zip, config)}")
     except (FileExistsError, LookupError) as exc:
         print(f"cnn-grader {args.command}: {exc}", file=sys.stderr)
         return 2

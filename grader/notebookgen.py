@@ -23,7 +23,8 @@ NOTEBOOK_NAME = "cnn_exercises.ipynb"
 INTRO = """# Convolutional networks: shapes, quadrants, Grad-CAM and training
 
 Fill in every function that raises `NotImplementedError`; the docstrings are the specification. Check
-your work with `cnn-grader check cnn_exercises.ipynb` (or `pytest --submission cnn_exercises.ipynb`).
+each part with the `grader.check(...)` cell after it (the public checks on what this kernel defines, shown
+here), or the whole notebook with `cnn-grader check cnn_exercises.ipynb`.
 
 The grader runs this notebook in a fresh kernel with `CNN_GRADER_GRADING=1` and a time limit per cell:
 the experiment cells below skip themselves then, so keep long training inside `if not GRADING:`."""
@@ -75,6 +76,11 @@ except NotImplementedError:
     fig.suptitle("RandomQuadrantPad: a digit in a random corner")
     plt.show()""",
 }
+
+CHECK = """import grader
+
+grader.check("{group}")  # the public {group} checks on what this notebook defines (nothing while graded){more}"""
+MORE = {"quadrant": '\n# grader.check("robustness") trains both networks as the grader does (a minute on a laptop)'}
 
 EXPERIMENT = """if not GRADING:
     from torch.utils.data import DataLoader, TensorDataset
@@ -141,6 +147,7 @@ def render(kind: str) -> nbformat.NotebookNode:
         cells.append(nbformat.v4.new_code_cell(module_body(source)))
         if module.name in AFTER:
             cells.append(nbformat.v4.new_code_cell(AFTER[module.name]))
+        cells.append(nbformat.v4.new_code_cell(CHECK.format(group=module.name, more=MORE.get(module.name, ""))))
     cells.append(nbformat.v4.new_markdown_cell("## 5. The experiment: top-left training, bottom-right testing"))
     cells.append(nbformat.v4.new_code_cell(EXPERIMENT))
     notebook = nbformat.v4.new_notebook(cells=cells)

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from grader.checks.registry import TIER_CHOICES, HiddenTierMissing, check_paths, hidden_dir, spec_of
+from grader.course import ConfigError, CourseConfig
+from grader.course import load as load_course
 from grader.judge.faults import GRADER_FAULT_EXIT, CheckFailure, GraderFault, StudentError, SubmissionFault
 from grader.judge.sandbox import SandboxUnavailable
 from grader.judge.session import GradeOptions, GradingSession
@@ -47,13 +49,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where to train networks")
     group.addoption("--seed", type=int, default=0, help="seed for generated inputs and training")
     group.addoption("--data-root", default=None, help="folder holding MNIST/raw (default $CNN_GRADER_DATA)")
-    group.addoption("--check-timeout", type=float, default=20.0, help="seconds one request to the worker may take")
+    group.addoption("--course-config", default=None, help="the course configuration (TOML, grader/course.py)")
+    group.addoption("--check-timeout", type=float, default=None, help="seconds one request to the worker may take")
     group.addoption("--no-tamper-scan", action="store_true", help="test the defences beneath the scan; not for credit")
-    group.addoption("--check-budget", type=float, default=90.0, help="seconds of worker time one check may use")
-    group.addoption("--grading-budget", type=float, default=1200.0, help="seconds one whole grading may take")
+    group.addoption("--check-budget", type=float, default=None, help="seconds of worker time one check may use")
+    group.addoption("--grading-budget", type=float, default=None, help="seconds one whole grading may take")
     group.addoption("--sandbox", default="auto", choices=("auto", "bwrap", "none"), help="how to confine the worker")
     group.addoption("--no-cache", action="store_true", help="train networks again even if cached")
-    group.addoption("--cell-timeout", type=float, default=15.0, help="seconds one notebook cell may run")
+    group.addoption("--cell-timeout", type=float, default=None, help="seconds one notebook cell may run")
     group.addoption("--results-json", default=None, help="write Gradescope results.json here")
     group.addoption("--feedback-md", default=None, help="write the Markdown feedback report here")
     group.addoption("--feedback-html", default=None, help="write the HTML feedback page (with figures) here")
@@ -61,6 +64,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--evidence", default=None, help="write the arrays behind the HTML feedback's figures here")
     group.addoption("--tiers", default=None, choices=TIER_CHOICES, help="public, or all (default: all if installed)")
     group.addoption("--rerun-command", default="pytest", help="how the report tells students to re-run one check")
+    group.addoption("--only", default=None, help="exactly this check or group (a name of `cnn-grader check --list`)")
     group.addoption("--pytest-output", action="store_true", help="keep pytest's own terminal output")
     parser.addini("cnn_grader_submission", "default --submission (relative to this ini file)", default=None)
 
@@ -79,19 +83,32 @@ def pytest_configure(config: pytest.Config) -> None:
             config.args[:] = [str(path) for path in check_paths(config.getoption("tiers"))]
         except HiddenTierMissing as exc:
             raise pytest.UsageError(f"--tiers all: {exc}") from None
+    try:
+        course = load_course(config.getoption("course_config"))
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    times = course.timeouts  # a command-line option wins over the course's file
+
+    def chosen(option: str, configured: float) -> float:
+        value = config.getoption(option)
+        return configured if value is None else value
+
     options = GradeOptions(
         device=config.getoption("device"),
         seed=config.getoption("seed"),
         data_root=config.getoption("data_root"),
-        timeout=config.getoption("check_timeout"),
-        cell_timeout=config.getoption("cell_timeout"),
-        check_budget=config.getoption("check_budget"),
-        grading_budget=config.getoption("grading_budget"),
+        timeout=chosen("check_timeout", times.timeout),
+        train_timeout=times.train_timeout,
+        cell_timeout=chosen("cell_timeout", times.cell_timeout),
+        notebook_timeout=times.notebook_timeout,
+        check_budget=chosen("check_budget", times.check_budget),
+        grading_budget=chosen("grading_budget", times.grading_budget),
         tamper_scan=not config.getoption("no_tamper_scan"),
         sandbox=config.getoption("sandbox"),
         use_cache=not config.getoption("no_cache"),
+        robustness=course.robustness,
     )
-    recorder = PointsRecorder(str(submission))
+    recorder = PointsRecorder(str(submission), course)
     if hidden_dir() is None or config.getoption("tiers") == "public":
         recorder.report.notes.append(PUBLIC_ONLY_NOTE)
     session = SubmissionSession(Path(submission), options, recorder)
@@ -106,9 +123,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k deselects: check and group names become keywords
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Check names, their short names and group names become ``-k`` keywords; each group's hidden checks
-    run right after its public ones, so every report lists a group in one piece."""
+    run right after its public ones, so every report lists a group in one piece. ``--only NAME`` keeps
+    exactly the check or the group called NAME (``-k shapes`` also matches ``quadrant/layer_shapes``)."""
+    only = config.getoption("only", None)
+    if only:
+        kept = [i for i in items if (s := spec_of(i)) is not None and only in (s.name, s.name.split("/", 1)[0])]
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
     groups: list[str] = []
     for item in items:
         spec = spec_of(item)
@@ -208,7 +231,8 @@ def digits(request: pytest.FixtureRequest, grading: GradingSession):
 class PointsRecorder:
     """Records every check's outcome: points, status, the message (without host paths) and shared problems."""
 
-    def __init__(self, submission: str) -> None:
+    def __init__(self, submission: str, course: CourseConfig | None = None) -> None:
+        self.course = course or CourseConfig()
         self.report = GradeReport(submission)
         self.session: GradingSession | None = None
         self._started = time.perf_counter()
@@ -230,6 +254,7 @@ class PointsRecorder:
         return self.session.redact(text) if self.session is not None else text
 
     def _record(self, spec, report: pytest.TestReport, excinfo) -> None:
+        spec = self.course.apply(spec)
         if report.passed:
             result = CheckResult(spec.name, spec.points, spec.points, "passed", hint=spec.hint, tier=spec.tier)
         else:
@@ -250,6 +275,7 @@ class PointsRecorder:
                 result = CheckResult(spec.name, 0.0, spec.points, "error", f"grader error: {self._redact(why)}")
                 result.tier = spec.tier
         result.seconds = round(report.duration, 3)
+        result.visibility = spec.visibility
         self.report.checks.append(result)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -336,13 +362,14 @@ class ReportWriter:
         self.report_json = config.getoption("report_json")
         self.evidence = config.getoption("evidence")
         self.feedback_html = config.getoption("feedback_html")
+        self.hidden_visibility = recorder.course.gradescope.hidden_visibility
 
     def write_refusal(self) -> None:
         """results.json and feedback.md of a submission that could not be read (its notes say why)."""
         from grader.report import gradescope, markdown
 
         if self.results_json:
-            gradescope.write(self.recorder.report, Path(self.results_json))
+            gradescope.write(self.recorder.report, Path(self.results_json), self.hidden_visibility)
         if self.feedback_md:
             markdown.write(self.recorder.report, Path(self.feedback_md))
 
@@ -353,7 +380,7 @@ class ReportWriter:
         if not self.recorder.report.checks and session.exitstatus == GRADER_FAULT_EXIT:
             return  # stopped before grading (no data, no sandbox): no report that could read as a grade
         if self.results_json:
-            gradescope.write(self.recorder.report, Path(self.results_json))
+            gradescope.write(self.recorder.report, Path(self.results_json), self.hidden_visibility)
         if self.feedback_md:
             markdown.write(self.recorder.report, Path(self.feedback_md))
         if self.report_json:

@@ -34,6 +34,7 @@ class CheckResult:
     seconds: float = 0.0
     problem: str | None = None
     not_implemented: str | None = None
+    visibility: str | None = None  # Gradescope's, where the course configuration sets one
 
     @property
     def group(self) -> str:

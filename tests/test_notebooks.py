@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -183,5 +184,51 @@ def test_solution_notebook_runs_its_own_experiments(tmp_path: Path) -> None:
             os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
     outputs = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
     assert "RobustQuadrantNet: top-left" in outputs
+    # each part's grader.check cell shows that group's full points, in HTML and as text
+    checked = {}
+    for cell in notebook.cells:
+        group = re.search(r'grader\.check\("(\w+)"\)', cell.source) if cell.cell_type == "code" else None
+        if group:
+            shown = next(o["data"] for o in cell.outputs if o.get("output_type") == "execute_result")
+            checked[group.group(1)] = shown
+    assert sorted(checked) == ["gradcam", "quadrant", "shapes", "training"]
+    for group, shown in checked.items():
+        total = re.search(r"total\s+([\d.]+) /\s+([\d.]+)", shown["text/plain"])
+        assert total and total.group(1) == total.group(2) and float(total.group(2)) > 0, (group, shown["text/plain"])
+        assert "Score:" in shown["text/html"] and "checks passed" in shown["text/html"]
     images = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 3
+
+
+WRONG_CONV = """
+def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
+    return (size + 2 * padding - kernel_size) // stride + 1  # forgets the dilation
+"""
+
+
+@pytest.mark.slow
+def test_grader_check_in_a_kernel_says_what_cnn_grader_check_says(tmp_path: Path) -> None:
+    """A wrong answer defined in a notebook: grader.check gives the message the command line gives."""
+    folder = tmp_path / "modules"
+    folder.mkdir()
+    (folder / "shapes.py").write_text(WRONG_CONV)
+    graded = grade(folder, tmp_path / "out", "--tiers", "public", "-k", "shapes/conv_output_size")
+    expected = graded.checks["shapes/conv_output_size"]["output"]
+
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            code_cell(WRONG_CONV),
+            code_cell(
+                "import grader\nresult = grader.check('shapes/conv_output_size')\n"
+                "print(result.score, result.max_score, len(result.checks))\nprint(result.checks[0].message)"
+            ),
+        ]
+    )
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    printed = "".join(o.get("text", "") for o in notebook.cells[1].outputs)
+    score, max_score, checks = printed.split("\n", 1)[0].split()
+    assert (float(score), float(max_score), checks) == (0, 4, "1"), printed
+    message = printed.split("\n", 1)[1].strip()
+    assert message and message in expected, (message, expected)

@@ -49,6 +49,7 @@ def run_batch(
     student, rebuilds the summary, and re-raises. ``late_policy`` and ``due`` shape the gradebook's
     ``final`` column only (grade files are never changed by them)."""
     started = time.perf_counter()
+    course = settings.course()
     found = survey(submissions)
     entries = found.entries
     log(found.describe())
@@ -83,7 +84,9 @@ def run_batch(
         except KeyboardInterrupt:
             executor.stop()
             store.clean_staging(out)
-            summary.write(out, [e.student for e in entries], left_out=found.left_out, policy=late_policy, due=due)
+            summary.write(
+                out, [e.student for e in entries], left_out=found.left_out, policy=late_policy, due=due, course=course
+            )
             log("interrupted: finished students are kept; run the same command again to go on")
             raise
         finally:
@@ -92,7 +95,13 @@ def run_batch(
                 executor.close()
     section = similarity.run(entries, out, similarity_threshold, log)  # DIR/similarity.csv (docs/batch.md)
     rows = summary.write(
-        out, [e.student for e in entries], section, left_out=found.left_out, policy=late_policy, due=due
+        out,
+        [e.student for e in entries],
+        section,
+        left_out=found.left_out,
+        policy=late_policy,
+        due=due,
+        course=course,
     )
     store.clean_staging(out)
     seconds = round(time.perf_counter() - started, 2)

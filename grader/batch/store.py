@@ -24,7 +24,7 @@ from pathlib import Path
 
 from grader.batch.discover import Entry
 from grader.batch.task import GradeSettings, Outcome
-from grader.checks.registry import all_specs
+from grader.course import specs as course_specs
 from grader.results import GradeReport
 
 META = "batch.json"
@@ -61,7 +61,7 @@ def is_done(out: Path, entry: Entry, settings: GradeSettings) -> bool:
     return meta is not None and meta.get("digest") == digest(entry, settings) and meta.get("status") not in RETRIED
 
 
-def _failure_files(outcome: Outcome, entry: Entry) -> dict[str, bytes]:
+def _failure_files(outcome: Outcome, entry: Entry, settings: GradeSettings) -> dict[str, bytes]:
     """results/report/feedback for a student whose grading produced none: zero points, and why."""
     from grader.report import gradescope, html, markdown
 
@@ -69,7 +69,7 @@ def _failure_files(outcome: Outcome, entry: Entry) -> dict[str, bytes]:
         entry.label or entry.filename, seconds=outcome.seconds, notes=[f"not graded: {outcome.reason}"]
     )
     results = gradescope.to_results(report)
-    results["max_score"] = sum(spec.points for spec in all_specs())
+    results["max_score"] = sum(spec.points for spec in course_specs(settings.course()))
     return {
         "results.json": json.dumps(results, indent=2).encode(),
         "report.json": json.dumps(report.to_json(), indent=2).encode(),
@@ -107,7 +107,7 @@ def _swap(staged: Path, final: Path) -> None:
 
 def publish(out: Path, entry: Entry, settings: GradeSettings, outcome: Outcome) -> None:
     """Put the student's folder and the instructor's record in place (replacing an earlier grading)."""
-    files = dict(outcome.files) if outcome.status == "graded" else _failure_files(outcome, entry)
+    files = dict(outcome.files) if outcome.status == "graded" else _failure_files(outcome, entry, settings)
     files[META] = json.dumps(_meta(entry, settings, outcome), indent=2).encode()
     staging = out / STAGING / f"{entry.student}.{os.getpid()}.{time.monotonic_ns()}"
     for part, names in ((STUDENTS, STUDENT_FILES), (INSTRUCTOR, tuple(n for n in files if n not in STUDENT_FILES))):

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from grader import atomic
 from grader.batch import store
-from grader.checks.registry import all_specs
+from grader.course import CourseConfig
+from grader.course import specs as course_specs
 from grader.late import LatePolicy, lateness
 from grader.report import figures, spreadsheet
 from grader.report.html import image, page
@@ -70,22 +71,24 @@ def load_rows(out: Path, students: list[str]) -> list[Row]:
     return rows
 
 
-def group_maxima() -> dict[str, float]:
+def group_maxima(course: CourseConfig | None = None) -> dict[str, float]:
     maxima: dict[str, float] = {}
-    for spec in all_specs():
+    for spec in course_specs(course):
         group = spec.name.split("/", 1)[0]
         maxima[group] = maxima.get(group, 0.0) + spec.points
     return maxima
 
 
-def gradebook(rows: list[Row], policy: LatePolicy | None = None, due: str | None = None) -> str:
+def gradebook(
+    rows: list[Row], policy: LatePolicy | None = None, due: str | None = None, course: CourseConfig | None = None
+) -> str:
     """CSV: one row per student; points per check group, the total, lateness, the LMS's ids, status and reason.
 
     ``final`` is the total after the late policy (equal to it when the policy is off). Every cell a
     submission can influence is made safe against spreadsheet formulas (:mod:`grader.report.spreadsheet`).
     """
     policy = policy or LatePolicy()
-    maxima = group_maxima()
+    maxima = group_maxima(course)
     groups = list(maxima)
     header = ["student", "status", "total", *groups, "max_score", "late", "late_deduction", "final"]
     header += [*ID_COLUMNS, "flagged", "seconds", "reason"]
@@ -151,14 +154,16 @@ def _example(row: Row, check: CheckResult) -> str:
     return f"{_link(row)}: <pre>{escape(text[:400])}</pre>"
 
 
-def render(rows: list[Row], extra: str = "", left_out: list[str] | None = None) -> str:
+def render(
+    rows: list[Row], extra: str = "", left_out: list[str] | None = None, course: CourseConfig | None = None
+) -> str:
     """The class summary page (self-contained HTML with embedded PNG figures); ``extra`` HTML ends it."""
     graded = [r for r in rows if r.graded]
     checks: dict[str, CheckResult] = {}  # every check any report has, in report order
     for row in graded:
         for result in row.report.checks:
             checks.setdefault(result.name, result)
-    maximum = max((r.report.max_score for r in graded), default=0.0) or sum(s.points for s in all_specs())
+    maximum = max((r.report.max_score for r in graded), default=0.0) or sum(s.points for s in course_specs(course))
     scores = [r.report.score for r in rows]
     parts = [
         "<h1>cnn-grader: class summary</h1>",
@@ -262,9 +267,10 @@ def write(
     left_out: list[str] | None = None,
     policy: LatePolicy | None = None,
     due: str | None = None,
+    course: CourseConfig | None = None,
 ) -> list[Row]:
     """Rebuild ``gradebook.csv`` and ``summary.html`` (``extra`` HTML at its end) in ``out``; return the rows."""
     rows = load_rows(out, students)
-    atomic.write_text(out / "gradebook.csv", gradebook(rows, policy, due))
-    atomic.write_text(out / "summary.html", render(rows, extra, left_out))
+    atomic.write_text(out / "gradebook.csv", gradebook(rows, policy, due, course))
+    atomic.write_text(out / "summary.html", render(rows, extra, left_out, course))
     return rows

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from grader.course import CourseConfig, known_checks, parse
 from grader.judge.faults import GRADER_FAULT_EXIT
 from grader.plugin import refusal
 
@@ -36,13 +37,19 @@ class GradeSettings:
     device: str = "auto"
     seed: int = 0
     data_root: str | None = None
-    timeout: float = 20.0
-    cell_timeout: float = 15.0
+    timeout: float | None = None  # None: the course's configuration, else the default
+    cell_timeout: float | None = None
     sandbox: str = "auto"
     no_cache: bool = False
     k: str | None = None
     tiers: str | None = None
     student_timeout: float = 900.0
+    course_config: str | None = None  # the course configuration's text (grader/course.py), carried to each task
+
+    def course(self) -> CourseConfig:
+        if self.course_config is None:
+            return CourseConfig()
+        return parse(self.course_config, known_checks(), origin="the batch's course configuration")
 
     def fingerprint(self) -> str:
         """What a finished grading depended on (a changed option means grading again)."""
@@ -50,8 +57,11 @@ class GradeSettings:
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
     def arguments(self) -> list[str]:
-        args = ["--device", self.device, "--seed", str(self.seed), "--timeout", str(self.timeout)]
-        args += ["--cell-timeout", str(self.cell_timeout), "--sandbox", self.sandbox]
+        args = ["--device", self.device, "--seed", str(self.seed), "--sandbox", self.sandbox]
+        if self.timeout is not None:
+            args += ["--timeout", str(self.timeout)]
+        if self.cell_timeout is not None:
+            args += ["--cell-timeout", str(self.cell_timeout)]
         if self.data_root:
             args += ["--data-root", self.data_root]
         if self.no_cache:
@@ -128,6 +138,10 @@ def run(task: GradeTask) -> Outcome:
         # -P: the judge's import path never includes a folder the student's files are in
         command = [sys.executable, "-P", "-m", "grader.cli", "grade", str(submission), "--out", str(out)]
         command += ["--report-json", str(out / "report.json"), *task.settings.arguments()]
+        if task.settings.course_config is not None:  # written here: a Dask worker has no instructor's files
+            config = Path(tmp, "course.toml")
+            config.write_text(task.settings.course_config, encoding="utf-8")
+            command += ["--config", str(config)]
         proc = subprocess.Popen(
             command, cwd=out, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
         )

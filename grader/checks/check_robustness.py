@@ -26,12 +26,13 @@ import copy
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
 from grader.checks.registry import check
+from grader.course import Robustness
 from grader.judge import testdigits
 from grader.judge.digits import PreparedDigits
 from grader.judge.faults import CheckFailure, GraderFault, SubmissionFault
@@ -40,13 +41,20 @@ from grader.judge.session import GradingSession
 from grader.quadrants import digits_to_canvas
 from grader.trainer import Budget, TrainingTooLong, predict, train_classifier
 
-LEARNS_TOP_LEFT = 0.70
-ABOVE_CHANCE = 0.25
-FLATTEN_BOTTOM_RIGHT_MAX = 0.40
-KEEPS_FRACTION = 0.85
-MARGIN = 0.03  # a value this close to its threshold is measured again with two more seeds
-BUDGET = Budget(epochs=2)
-EXTRA_SEEDS = 2
+DEFAULT = Robustness()  # the calibrated values; a course's file may set others (grader/course.py)
+LEARNS_TOP_LEFT = DEFAULT.learns_top_left
+ABOVE_CHANCE = DEFAULT.above_chance
+FLATTEN_BOTTOM_RIGHT_MAX = DEFAULT.flatten_bottom_right_max
+KEEPS_FRACTION = DEFAULT.keeps_fraction
+MARGIN = DEFAULT.margin  # a value this close to its threshold is measured again with more seeds
+EXTRA_SEEDS = DEFAULT.extra_seeds
+
+
+def budget_of(settings: Robustness = DEFAULT, seed: int = 0) -> Budget:
+    return Budget(epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr, seed=seed)
+
+
+BUDGET = budget_of()
 ILLUSTRATES = {  # the check whose verdict a network's accuracy bars and confusion matrix illustrate
     "QuadrantNet": "robustness/quadrant_net_fails_bottom_right",
     "RobustQuadrantNet": "robustness/robust_net_keeps_bottom_right",
@@ -74,34 +82,42 @@ def ratio(top_left: float, bottom_right: float) -> float:
     return bottom_right / top_left if top_left > 0 else 0.0
 
 
-LEARNS = Condition("top-left accuracy", lambda tl, br: tl, LEARNS_TOP_LEFT)
-ABOVE = Condition("top-left accuracy", lambda tl, br: tl, ABOVE_CHANCE)
-KEEPS = Condition("bottom-right / top-left", ratio, KEEPS_FRACTION)
-COLLAPSES = Condition("bottom-right accuracy", lambda tl, br: br, FLATTEN_BOTTOM_RIGHT_MAX, above=False)
-RULES = {  # check -> the conditions that must all hold
-    "quadrant_net_learns_top_left": (LEARNS,),
-    "quadrant_net_fails_bottom_right": (LEARNS, COLLAPSES),
-    "robust_net_learns_top_left": (LEARNS,),
-    "robust_net_keeps_bottom_right": (ABOVE, KEEPS),
-}
+def rules(settings: Robustness = DEFAULT) -> dict[str, tuple[Condition, ...]]:
+    """Check -> the conditions that must all hold, with ``settings``' thresholds."""
+    learns = Condition("top-left accuracy", lambda tl, br: tl, settings.learns_top_left)
+    above = Condition("top-left accuracy", lambda tl, br: tl, settings.above_chance)
+    keeps = Condition("bottom-right / top-left", ratio, settings.keeps_fraction)
+    collapses = Condition("bottom-right accuracy", lambda tl, br: br, settings.flatten_bottom_right_max, above=False)
+    return {
+        "quadrant_net_learns_top_left": (learns,),
+        "quadrant_net_fails_bottom_right": (learns, collapses),
+        "robust_net_learns_top_left": (learns,),
+        "robust_net_keeps_bottom_right": (above, keeps),
+    }
+
+
+RULES = rules()
 CHECKS_OF = {"flatten": ("quadrant_net_learns_top_left", "quadrant_net_fails_bottom_right")}
 
 
-def settle(condition: Condition, runs: Callable[[int], list[tuple[float, float]]]) -> tuple[bool, float, bool]:
+def settle(
+    condition: Condition, runs: Callable[[int], list[tuple[float, float]]], settings: Robustness = DEFAULT
+) -> tuple[bool, float, bool]:
     """(holds, the deciding value, whether it was borderline): the first run decides unless it lies within
-    :data:`MARGIN` of the threshold; then the median of the first run and :data:`EXTRA_SEEDS` more does.
-    ``runs(n)`` returns the first ``n`` measurements (top-left, bottom-right)."""
+    ``settings.margin`` of the threshold; then the median of the first run and ``settings.extra_seeds`` more
+    does. ``runs(n)`` returns the first ``n`` measurements (top-left, bottom-right)."""
     first = condition.metric(*runs(1)[0])
-    if abs(first - condition.threshold) > MARGIN:
+    if abs(first - condition.threshold) > settings.margin or settings.extra_seeds == 0:
         return condition.holds(first), first, False
-    value = statistics.median(condition.metric(*run) for run in runs(1 + EXTRA_SEEDS))
+    value = statistics.median(condition.metric(*run) for run in runs(1 + settings.extra_seeds))
     return condition.holds(value), value, True
 
 
-def verdicts_from_runs(runs: list[tuple[float, float]], kind: str) -> dict[str, bool]:
+def verdicts_from_runs(runs: list[tuple[float, float]], kind: str, settings: Robustness = DEFAULT) -> dict[str, bool]:
     """The checks' verdicts on measurements of one design (the bench's entry point)."""
     names = CHECKS_OF.get(kind, ("robust_net_learns_top_left", "robust_net_keeps_bottom_right"))
-    return {name: all(settle(c, lambda n: runs[:n])[0] for c in RULES[name]) for name in names}
+    table = rules(settings)
+    return {name: all(settle(c, lambda n: runs[:n], settings)[0] for c in table[name]) for name in names}
 
 
 def expected_verdicts(kind: str) -> dict[str, bool]:
@@ -129,7 +145,7 @@ def _train_and_test(grading: GradingSession, digits: PreparedDigits, target: str
     """Train a copy of the rebuilt network with ``seed``; the accuracies and the bottom-right confusion matrix."""
     name = target.split(".")[1]
     net = copy.deepcopy(network(grading, target))
-    budget = replace(BUDGET, seed=seed)
+    budget = budget_of(grading.options.robustness, seed)
     n = len(digits.split.train_digits)
     grading.progress(f"training {name} on {n:,} top-left digits ({budget.epochs} epochs, seed {seed}) ...")
     started = time.perf_counter()
@@ -164,7 +180,7 @@ def run(grading: GradingSession, digits: PreparedDigits, target: str, index: int
     def measure() -> dict:
         request = {
             "target": target,
-            "budget": asdict(replace(BUDGET, seed=seed)),
+            "budget": asdict(budget_of(grading.options.robustness, seed)),
             "device": grading.device,
             "digits": digits.digest,
             "offsets": testdigits.identity(seed),
@@ -202,12 +218,13 @@ def judge(grading: GradingSession, digits: PreparedDigits, target: str, check_na
     """Apply the check's rules; raise :class:`CheckFailure` with the deciding values, or return them."""
     name = target.split(".")[1]
     notes = []
-    for condition in RULES[check_name]:
-        holds, value, borderline = settle(condition, lambda n: accuracies(grading, digits, target, n))
+    settings = grading.options.robustness
+    for condition in rules(settings)[check_name]:
+        holds, value, borderline = settle(condition, lambda n: accuracies(grading, digits, target, n), settings)
         if borderline:
-            seeds = ", ".join(str(grading.options.seed + 1000 * i) for i in range(1 + EXTRA_SEEDS))
+            seeds = ", ".join(str(grading.options.seed + 1000 * i) for i in range(1 + settings.extra_seeds))
             notes.append(
-                f"{condition.what} was within {MARGIN:g} of {condition.threshold:g} at the grading seed, so "
+                f"{condition.what} was within {settings.margin:g} of {condition.threshold:g} at the grading seed, so "
                 f"{name} was trained with seeds {seeds}: median {value:.3f}"
             )
         if not holds:
@@ -224,8 +241,9 @@ def judge(grading: GradingSession, digits: PreparedDigits, target: str, check_na
 
 def _setup(digits: PreparedDigits, grading: GradingSession) -> str:
     n = len(digits.split.train_digits)
+    budget = budget_of(grading.options.robustness)
     return (
-        f"after {BUDGET.epochs} epochs on {n:,} top-left digits (Adam, lr {BUDGET.lr:g}, batch {BUDGET.batch_size}, "
+        f"after {budget.epochs} epochs on {n:,} top-left digits (Adam, lr {budget.lr:g}, batch {budget.batch_size}, "
         f"seed {grading.options.seed})"
     )
 

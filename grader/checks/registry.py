@@ -62,6 +62,7 @@ class CheckSpec:
     points: float
     hint: str | None = None
     tier: str = "public"
+    visibility: str | None = None  # Gradescope's; None: by tier (grader/report/gradescope.py)
 
 
 def check(name: str, points: float, hint: str | None = None, tier: str = "public") -> Callable[[Any], Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from grader import contract
+from grader.course import Robustness
 from grader.judge import sandbox, tamper
 from grader.judge import submission as submission_files
 from grader.judge.evidence import Evidence
@@ -62,6 +63,7 @@ class GradeOptions:
     check_budget: float = 90.0  # seconds of requests to the worker per check, whatever their deadlines allow
     grading_budget: float = 1200.0  # seconds for one whole grading, the networks' training included
     tamper_scan: bool = True  # off only to test the defences beneath it (tests/test_redteam.py)
+    robustness: Robustness = field(default_factory=Robustness)  # the course's budget and thresholds
 
 
 @dataclass

@@ -45,7 +45,11 @@ def grade(root: Path, policy: LatePolicy | None = None) -> int:
         return 1
     if not (results / "results.json").exists():
         gradescope.write(GradeReport(str(root / "submission"), notes=[failure(proc)]), results / "results.json")
-    apply_metadata(results / "results.json", root / "submission_metadata.json", policy or LatePolicy())
+    if policy is None:  # the course's late policy, carried beside the checks (grader/course.py)
+        from grader.course import load
+
+        policy = load().late.policy()
+    apply_metadata(results / "results.json", root / "submission_metadata.json", policy)
     return 0
 
 

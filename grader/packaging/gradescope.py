@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 from grader.packaging.sources import (
+    COURSE_FILE,
     GRADER_DIR,
     PUBLIC_PACKAGE_DATA,
     package_dir,
@@ -33,8 +34,11 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool = Fa
     archive.writestr(info, data)
 
 
-def build_autograder(zip_path: Path) -> Path:
-    """Write the autograder zip to ``zip_path`` and return it (needs the hidden tier installed here)."""
+def build_autograder(zip_path: Path, course_config: str | None = None) -> Path:
+    """Write the autograder zip to ``zip_path`` and return it (needs the hidden tier installed here).
+
+    ``course_config`` (a course configuration's text) goes beside the checks, where the grading finds it.
+    """
     roots = {name: GRADER_DIR if name == "grader" else package_dir(name) for name in PACKAGES}
     zip_path = Path(zip_path)
     zip_path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,5 +50,8 @@ def build_autograder(zip_path: Path) -> Path:
         _add(archive, "grader-src/pyproject.toml", project.encode())
         for name, root in roots.items():
             for relative, path in package_files(root).items():
-                _add(archive, f"grader-src/{name}/{relative}", path.read_bytes())
+                if f"{name}/{relative}" != COURSE_FILE or course_config is None:
+                    _add(archive, f"grader-src/{name}/{relative}", path.read_bytes())
+        if course_config is not None:
+            _add(archive, f"grader-src/{COURSE_FILE}", course_config.encode())
     return zip_path

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from grader import notebookgen, stubgen
 from grader.packaging.sources import (
+    COURSE_FILE,
     GRADER_DIR,
     INSTRUCTOR_ONLY,
     PUBLIC_PACKAGE_DATA,
@@ -37,8 +38,9 @@ def bundle_files() -> dict[str, str]:
     return files
 
 
-def build_release(out: Path) -> Path:
-    """Write the student bundle into ``out`` (a new or empty folder) and return it."""
+def build_release(out: Path, course_config: str | None = None) -> Path:
+    """Write the student bundle into ``out`` (a new or empty folder) and return it; ``course_config`` (a course
+    configuration's text) goes beside the checks, where a student's grading finds it."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty; the bundle goes into a new or empty folder")
@@ -46,4 +48,6 @@ def build_release(out: Path) -> Path:
     for relative, text in bundle_files().items():
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
         (out / relative).write_text(text)
+    if course_config is not None:
+        (out / COURSE_FILE).write_text(course_config, encoding="utf-8")
     return out

@@ -19,7 +19,8 @@ GRADER_DIR = Path(grader.__file__).resolve().parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Parts of the grader package that only instructors need: they import reference/ or build the packages.
 INSTRUCTOR_ONLY = ("packaging", "batch", "vectors/generate.py", "vectors/__main__.py")
-PUBLIC_PACKAGE_DATA = ("py.typed", "checks/pytest.ini", "vectors/*.json", "vectors/*.npz")
+PUBLIC_PACKAGE_DATA = ("py.typed", "checks/pytest.ini", "checks/course.toml", "vectors/*.json", "vectors/*.npz")
+COURSE_FILE = "grader/checks/course.toml"  # where a bundle or an autograder carries the course configuration
 PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 
 

@@ -73,7 +73,7 @@ def to_results(report: GradeReport, hidden_visibility: str = HIDDEN_VISIBILITY) 
                 "output": _test_output(check),
                 "output_format": "md",
                 "tags": [check.group, check.tier],
-                "visibility": hidden_visibility if hidden else "visible",
+                "visibility": check.visibility or (hidden_visibility if hidden else "visible"),
                 "extra_data": {} if hidden else {"seconds": check.seconds},
             }
         )

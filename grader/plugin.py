@@ -15,7 +15,9 @@ robust_net_keeps_bottom_right``) and group names (``-k gradcam``), as the report
 
 from __future__ import annotations
 
+import importlib
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,6 +69,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--only", default=None, help="exactly this check or group (a name of `cnn-grader check --list`)")
     group.addoption("--pytest-output", action="store_true", help="keep pytest's own terminal output")
     parser.addini("cnn_grader_submission", "default --submission (relative to this ini file)", default=None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """A grading is one session with one worker: never split over pytest-xdist's processes (this project's
+    own test suite runs with ``-n auto``; ``pytest --submission exercises`` in it grades in one process)."""
+    if (config.getoption("submission") or config.getini("cnn_grader_submission")) and hasattr(
+        config.option, "numprocesses"
+    ):
+        config.option.numprocesses, config.option.dist, config.option.tx = 0, "no", []
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's terminal reporter exists: the console replaces it
@@ -173,6 +185,8 @@ class SubmissionSession:
         self.recorder.report.graded_files = self.session.graded_files()
         self.recorder.report.flags = [str(signal) for signal in self.session.tamper_signals]
         self.session.start()
+        # the report's figures need matplotlib (about 0.6 s to import): imported while the judge waits on the worker
+        threading.Thread(target=importlib.import_module, args=("grader.report.html",), daemon=True).start()
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         if self.session is not None:

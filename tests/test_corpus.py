@@ -84,21 +84,39 @@ def _grade_args(bug: Bug) -> tuple[str, ...]:
     return ("-k", f"not {TRAINING_GROUP}")
 
 
+class ModuleBatches:
+    """The batched bugs of one module graded by ``run_batch`` (two jobs, ``-k <module>``), on first use."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.graded: dict[str, Graded] = {}
+        self.done: set[str] = set()
+
+    def __getitem__(self, bug_name: str) -> Graded:
+        module = next(bug.module for bug in BUGS if bug.name == bug_name)
+        if module not in self.done:
+            self.done.add(module)
+            bugs = [bug for bug in BUGS if _batched(bug) and bug.module == module]
+            where = self.tmp_path_factory.mktemp(f"corpus_{module}")
+            for bug in bugs:
+                apply(bug, where / "class" / bug.name)
+            run_batch(where / "class", where / "out", GradeSettings(k=module), jobs=2, progress=False)
+            for bug in bugs:
+                folder = store.student_dir(where / "out", bug.name)
+                results = json.loads((folder / "results.json").read_text())
+                feedback = (folder / "feedback.md").read_text()
+                self.graded[bug.name] = Graded(results, feedback, stdout="", returncode=0, out=folder)  # a batch row
+        return self.graded[bug_name]
+
+
 @pytest.fixture(scope="session")
-def module_batches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Graded]:
-    """Every batched bug graded by ``run_batch`` (two jobs), one batch per module with ``-k <module>``."""
-    graded: dict[str, Graded] = {}
-    for module in BATCHED_GROUPS:
-        bugs = [bug for bug in BUGS if _batched(bug) and bug.module == module]
-        where = tmp_path_factory.mktemp(f"corpus_{module}")
-        for bug in bugs:
-            apply(bug, where / "class" / bug.name)
-        run_batch(where / "class", where / "out", GradeSettings(k=module), jobs=2, progress=False)
-        for bug in bugs:
-            folder = store.student_dir(where / "out", bug.name)
-            results, feedback = json.loads((folder / "results.json").read_text()), (folder / "feedback.md").read_text()
-            graded[bug.name] = Graded(results, feedback, stdout="", returncode=0, out=folder)  # a batch row
-    return graded
+def module_batches(tmp_path_factory: pytest.TempPathFactory) -> ModuleBatches:
+    return ModuleBatches(tmp_path_factory)
+
+
+def _xdist_group(bug: Bug) -> str:
+    """Tests that share a batch run on one xdist worker; the others spread over all of them."""
+    return f"corpus-{bug.module}" if _batched(bug) else f"corpus-{bug.name}"
 
 
 def _graded(bug: Bug, tmp_path: Path):
@@ -106,7 +124,9 @@ def _graded(bug: Bug, tmp_path: Path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("bug", BUGS, ids=lambda bug: bug.name)
+@pytest.mark.parametrize(
+    "bug", [pytest.param(bug, marks=pytest.mark.xdist_group(_xdist_group(bug))) for bug in BUGS], ids=lambda b: b.name
+)
 def test_bug_fails_exactly_its_checks(bug: Bug, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     names = check_names()
     if _batched(bug):

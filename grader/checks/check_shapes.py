@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from grader import vectors
-from grader.checks.properties import call_repr, run_property
+from grader.checks.properties import Prefetched, call_repr, drawn_cases, run_property
 from grader.checks.registry import check
 from grader.judge import expect
 from grader.judge.faults import CheckFailure
@@ -31,13 +31,13 @@ def _torch_conv(size: int, kernel_size: int, stride: int, padding: int, dilation
 def _torch_quadrant_shapes(num_channel: int, input_size: int) -> list[tuple[int, ...]]:
     """(C, H, W) after conv1, pool1, conv2 and pool2 of the quadrant CNN, read from PyTorch's layers (no data)."""
     c = num_channel
-    x = torch.zeros(1, 1, input_size, input_size, device="meta")
+    x = torch.empty(1, 1, input_size, input_size, device="meta")
     shapes = []
     for layer in (
-        nn.Conv2d(1, c, 5, device="meta"),
-        nn.MaxPool2d(2),
-        nn.Conv2d(c, 2 * c, 5, device="meta"),
-        nn.MaxPool2d(2),
+        lambda t: F.conv2d(t, torch.empty(c, 1, 5, 5, device="meta")),
+        lambda t: F.max_pool2d(t, 2),
+        lambda t: F.conv2d(t, torch.empty(2 * c, c, 5, 5, device="meta")),
+        lambda t: F.max_pool2d(t, 2),
     ):
         x = layer(x)
         shapes.append(tuple(x.shape[1:]))
@@ -102,10 +102,12 @@ def _int_property(
 ) -> None:
     """``qualname`` on every case of ``cases`` equals ``expected_fn``; the hint fits the smallest failing case."""
     name = qualname.split(".")[1]
+    grading.require(qualname)
+    answers = Prefetched(grading, qualname, drawn_cases(cases, grading.options.seed))  # one round trip
 
     def test(case: dict[str, Any]) -> None:
         what = call_repr(name, case)
-        reply = grading.ask("call", what, needs=(qualname,), target=qualname, kwargs=case)
+        reply = answers.reply(case, what)
         value = expect.as_int(reply["result"], what)
         expected = expected_fn(**case)
         if value != expected:
@@ -223,10 +225,14 @@ def test_count_parameters(grading: GradingSession) -> None:
 )
 def test_quadrant_net_shapes(grading: GradingSession) -> None:
     qualname = "shapes.quadrant_net_shapes"
+    grading.require(qualname)
+    cases = st.fixed_dictionaries({"num_channel": st.integers(1, 16), "input_size": st.integers(16, 100)})
+    first = {"num_channel": 8, "input_size": 56}
+    answers = Prefetched(grading, qualname, [first, *drawn_cases(cases, grading.options.seed)])  # one round trip
 
     def test(case: dict[str, Any]) -> None:
         what = call_repr("quadrant_net_shapes", case)
-        reply = grading.ask("call", what, needs=(qualname,), target=qualname, kwargs=case)
+        reply = answers.reply(case, what)
         items = expect.as_list(reply["result"], what, length=4)
         got = []
         for item in items:
@@ -236,7 +242,5 @@ def test_quadrant_net_shapes(grading: GradingSession) -> None:
         if got != expected:
             raise CheckFailure(f"{what} returned {got}, expected {expected}.")
 
-    grading.require(qualname)
-    cases = st.fixed_dictionaries({"num_channel": st.integers(1, 16), "input_size": st.integers(16, 100)})
-    test({"num_channel": 8, "input_size": 56})
+    test(first)
     run_property(cases, test, grading.options.seed)

@@ -58,3 +58,55 @@ def run_property(strategy: st.SearchStrategy[Any], test: Callable[[Any], None], 
         if isinstance(first, CheckFailure | SubmissionFault):
             raise first from None
         raise
+
+
+BATCH_TIMEOUT = 5.0  # s for all of a property's calls at once; slower code is asked one call at a time
+
+
+def drawn_cases(strategy: st.SearchStrategy[Any], seed: int = 0) -> list[Any]:
+    """The cases :func:`run_property` draws from ``strategy`` at ``seed`` while every case passes (a dry run:
+    nothing is asked of the worker). Drawing is deterministic, so the real run draws them again."""
+    seen: list[Any] = []
+    run_property(strategy, seen.append, seed)
+    return seen
+
+
+class Prefetched:
+    """The worker's replies to ``target(**case)`` for many cases, fetched in one request.
+
+    :meth:`reply` answers a case from the batch, or asks the worker for it alone where the batch does not
+    hold it (a case only shrinking draws) or could not run (a hang, an exit, a crash: asked alone, the fault
+    shows on its own case, with the request's full timeout).
+    """
+
+    def __init__(self, grading: Any, target: str, cases: list[dict[str, Any]]) -> None:
+        self.grading = grading
+        self.target = target
+        self.replies: dict[str, dict] = {}
+        unique = list({_key(case): case for case in cases}.values())
+        if not unique:
+            return
+        try:
+            reply = grading.ask(
+                "call_many",
+                f"{target.split('.')[1]} on {len(unique)} cases",
+                needs=(target,),
+                timeout=min(grading.options.timeout, BATCH_TIMEOUT),
+                target=target,
+                kwargs_list=unique,
+            )
+        except SubmissionFault:
+            return  # the worker was stopped; each case is asked again alone
+        replies = reply.get("replies")
+        if isinstance(replies, list) and len(replies) == len(unique):
+            self.replies = {_key(case): r for case, r in zip(unique, replies, strict=True) if isinstance(r, dict)}
+
+    def reply(self, case: dict[str, Any], what: str) -> dict:
+        found = self.replies.get(_key(case))
+        if found is None:
+            return self.grading.ask("call", what, needs=(self.target,), target=self.target, kwargs=case)
+        return self.grading.answer(found, what)
+
+
+def _key(case: dict[str, Any]) -> str:
+    return repr(sorted(case.items()))

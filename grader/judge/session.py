@@ -310,12 +310,17 @@ class GradingSession:
             raise WorkerTimeout(
                 f"{cut_by} ran out while {doing}; the worker was stopped: the submission's code took too long"
             ) from exc
+        return self.answer(reply, what or doing)
+
+    @staticmethod
+    def answer(reply: dict[str, Any], what: str) -> dict:
+        """``reply`` when it succeeded; else the fault it reports (a missing name, or the student's exception)."""
         if reply.get("ok"):
             return reply
         error = reply.get("error") or {}
         if error.get("type") == "MissingName":
             raise MissingName(str(error.get("message")))
-        raise StudentError(what or doing, error)
+        raise StudentError(what, error)
 
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """Compute once per session; a fault is remembered and raised again for every later check."""

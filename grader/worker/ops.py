@@ -112,6 +112,21 @@ def op_call(request: dict[str, Any]) -> dict[str, Any]:
 
 
 @op
+def op_call_many(request: dict[str, Any]) -> dict[str, Any]:
+    """``op_call`` on each of ``kwargs_list``: one reply per call, as ``op_call`` would have answered it."""
+    fn = resolve(request["target"])
+    replies = []
+    for kwargs in request["kwargs_list"]:
+        torch.set_default_dtype(torch.float32)  # as the worker resets between requests
+        torch.set_grad_enabled(True)
+        try:
+            replies.append({"ok": True, "result": observe(fn(**kwargs))})
+        except BaseException as exc:  # noqa: BLE001 - reported per call, as op_call's are
+            replies.append({"ok": False, "error": describe_exception(exc)})
+    return {"replies": replies}
+
+
+@op
 def op_count_parameters(request: dict[str, Any]) -> dict[str, Any]:
     model = testmodels.build(request["model"])
     fn = resolve("shapes.count_parameters")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from grader.judge.template import JudgeTemplate
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -44,25 +48,44 @@ class Graded:
         return f"{output}\n{self.results['output']}" if output.startswith("Not graded:") else output
 
 
-def grade(submission: Path, out: Path, *extra: str, timeout: float = 900) -> Graded:
-    """Run ``cnn-grader grade`` in a subprocess, exactly as an autograder would."""
+_template: JudgeTemplate | None = None
+
+
+def _judge_template() -> JudgeTemplate | None:
+    """This test process's judge template (grader/judge/template.py), or None with CNN_GRADER_TEST_FORK=0."""
+    global _template
+    if _template is None and os.environ.get("CNN_GRADER_TEST_FORK", "1") == "1":
+        _template = JudgeTemplate()
+        atexit.register(_template.close)
+    return _template
+
+
+def run_cli(argv: list[str], cwd: Path, timeout: float = 900) -> tuple[int, str, str]:
+    """``cnn-grader *argv`` in ``cwd``: a judge forked from the template (as ``cnn-grader batch`` grades), or a
+    plain ``python -m grader.cli`` process; (exit code, stdout, stderr)."""
+    template = _judge_template()
+    if template is not None:
+        with tempfile.TemporaryDirectory(prefix="cnn-grader-test-judge-") as capture:
+            judge = template.spawn(argv, cwd, dict(os.environ), Path(capture, "out"), Path(capture, "err"))
+            try:
+                code = judge.wait(timeout)
+            except subprocess.TimeoutExpired:
+                judge.kill()
+                raise
+            return (code, *judge.output())
     proc = subprocess.run(
-        [sys.executable, "-m", "grader.cli", "grade", str(submission), "--out", str(out), *extra],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=out.parent,
+        [sys.executable, "-m", "grader.cli", *argv], capture_output=True, text=True, timeout=timeout, cwd=cwd
     )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def grade(submission: Path, out: Path, *extra: str, timeout: float = 900) -> Graded:
+    """Run ``cnn-grader grade`` in a separate judge process, exactly as an autograder would."""
+    code, stdout, stderr = run_cli(["grade", str(submission), "--out", str(out), *extra], out.parent, timeout)
     results_file = out / "results.json"
     if not results_file.exists():
-        raise AssertionError(f"no results.json (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return Graded(
-        json.loads(results_file.read_text()),
-        (out / "feedback.md").read_text(),
-        proc.stdout + proc.stderr,
-        proc.returncode,
-        out,
-    )
+        raise AssertionError(f"no results.json (exit {code}):\n{stdout[-3000:]}\n{stderr[-3000:]}")
+    return Graded(json.loads(results_file.read_text()), (out / "feedback.md").read_text(), stdout + stderr, code, out)
 
 
 @pytest.fixture(scope="session")

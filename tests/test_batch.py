@@ -254,6 +254,30 @@ def test_class_graded_in_parallel(local_class: tuple[Path, Path]) -> None:
     assert "alice" not in imports and "dave" in page.split("could not be graded", 1)[1].split("<h2>", 1)[0]
 
 
+def _verdicts(out: Path, student: str) -> dict[str, tuple[str, float, str]]:
+    results = json.loads((store.student_dir(out, student) / "results.json").read_text())
+    return {t["name"]: (t["status"], t["score"], t["output"]) for t in results["tests"]}
+
+
+@pytest.mark.slow
+def test_judges_forked_from_one_template_share_no_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One template serves the batch; each student's judge is a fresh fork of it, so a student graded after
+    another (here the stubs between two copies of the solutions) gets exactly what a plain process gives."""
+    subs = tmp_path / "class"
+    modules(subs / "a")
+    modules(subs / "b", ROOT / "exercises")
+    modules(subs / "c")
+    settings = GradeSettings(k="gradcam", tiers="public")
+    run_batch(subs, tmp_path / "forked", settings, jobs=1, progress=False, log=lambda line: None)
+    assert task_module._template is not None, "the batch graded through the judge template"
+    monkeypatch.setenv(task_module.USE_TEMPLATE, "0")
+    run_batch(subs, tmp_path / "plain", settings, jobs=1, progress=False, log=lambda line: None)
+    forked = {s: _verdicts(tmp_path / "forked", s) for s in "abc"}
+    assert forked["a"] == forked["c"] and all(status == "passed" for status, _, _ in forked["a"].values())
+    assert all(score == 0 for _, score, _ in forked["b"].values())
+    assert forked == {s: _verdicts(tmp_path / "plain", s) for s in "abc"}, "the same verdicts as plain processes"
+
+
 @pytest.mark.slow
 def test_a_grading_past_its_time_limit_costs_its_row(tmp_path: Path) -> None:
     subs = tmp_path / "class"

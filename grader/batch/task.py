@@ -8,6 +8,7 @@ Tasks and outcomes are plain data, so the same task runs in a local thread or on
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ from typing import Literal
 
 from grader.course import CourseConfig, known_checks, parse
 from grader.judge.faults import GRADER_FAULT_EXIT
+from grader.judge.template import ForkedJudge, JudgeTemplate, TemplateGone
 from grader.plugin import refusal
 
 Status = Literal["graded", "unreadable", "crashed", "timed out", "grader error"]
@@ -93,8 +95,10 @@ class Outcome:
     files: dict[str, bytes] = field(default_factory=dict)
 
 
-_live: set[subprocess.Popen] = set()
+_live: set[subprocess.Popen | ForkedJudge] = set()
 _live_lock = threading.Lock()
+_template: JudgeTemplate | None = None
+USE_TEMPLATE = "CNN_GRADER_JUDGE_TEMPLATE"  # "0": a plain process per student (e.g. to compare)
 
 
 def stop_all() -> None:
@@ -104,11 +108,60 @@ def stop_all() -> None:
             _kill(proc)
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def _kill(proc: subprocess.Popen | ForkedJudge) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _judge_template() -> JudgeTemplate | None:
+    """This process's judge template (one for every slot of its pool), started on first use."""
+    global _template
+    if os.environ.get(USE_TEMPLATE, "1") != "1":
+        return None
+    with _live_lock:
+        if _template is None:
+            _template = JudgeTemplate()
+            atexit.register(_template.close)
+        return _template
+
+
+def _judge(command: list[str], cwd: Path, tmp: Path, timeout: float) -> tuple[int, str, str]:
+    """Run the judge ``command`` (``python -P -m grader.cli ...``) in its own session: forked from the template
+    where there is one, else a new process; (exit code, stdout, stderr). Raises ``subprocess.TimeoutExpired``
+    after killing it."""
+    template = _judge_template()
+    proc: subprocess.Popen | ForkedJudge
+    if template is not None:
+        try:
+            proc = template.spawn(command[4:], cwd, dict(os.environ), tmp / "judge.out", tmp / "judge.err")
+        except TemplateGone:
+            template = None
+    if template is None:
+        proc = subprocess.Popen(
+            command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+    with _live_lock:
+        _live.add(proc)
+    try:
+        if isinstance(proc, ForkedJudge):
+            try:
+                code = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _kill(proc)
+                raise
+            return (code, *proc.output())
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            proc.communicate()
+            raise
+        return proc.returncode, stdout, stderr
+    finally:
+        with _live_lock:
+            _live.discard(proc)
 
 
 def _tail(text: str, lines: int = 6) -> str:
@@ -142,35 +195,25 @@ def run(task: GradeTask) -> Outcome:
             config = Path(tmp, "course.toml")
             config.write_text(task.settings.course_config, encoding="utf-8")
             command += ["--config", str(config)]
-        proc = subprocess.Popen(
-            command, cwd=out, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-        )
-        with _live_lock:
-            _live.add(proc)
         try:
-            stdout, stderr = proc.communicate(timeout=task.settings.student_timeout)
+            returncode, stdout, stderr = _judge(command, out, Path(tmp), task.settings.student_timeout)
         except subprocess.TimeoutExpired:
-            _kill(proc)
-            proc.communicate()
             limit = task.settings.student_timeout
             return Outcome(task.student, "timed out", f"grading took longer than {limit:g} s", limit, host)
-        finally:
-            with _live_lock:
-                _live.discard(proc)
         seconds = round(time.perf_counter() - started, 2)
-        if proc.returncode < 0:
-            name = signal.Signals(-proc.returncode).name
+        if returncode < 0:
+            name = signal.Signals(-returncode).name
             reason = f"the grader was killed by {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
             return Outcome(task.student, "crashed", reason, seconds, host)
         files = {name: (out / name).read_bytes() for name in REPORT_FILES if (out / name).is_file()}
-        if proc.returncode == 0 and "results.json" in files:
+        if returncode == 0 and "results.json" in files:
             return Outcome(task.student, "graded", "", seconds, host, files)
-        if proc.returncode == GRADER_FAULT_EXIT:  # not the student's: no grade, retried by the next run
+        if returncode == GRADER_FAULT_EXIT:  # not the student's: no grade, retried by the next run
             reason = f"the grader could not grade this submission: {_tail(stderr or stdout, 3)}"
             return Outcome(task.student, "grader error", reason, seconds, host)
         reason = refusal(stdout + stderr)
         if reason is not None:
             reason = reason.replace(str(submission), submission.name)
             return Outcome(task.student, "unreadable", f"the submission could not be read: {reason}", seconds, host)
-        reason = f"the grader exited with code {proc.returncode}: {_tail(stderr or stdout)}"
+        reason = f"the grader exited with code {returncode}: {_tail(stderr or stdout)}"
         return Outcome(task.student, "crashed", reason, seconds, host)

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, SHARED_DATA, Graded
+from conftest import ROOT, SHARED_DATA, Graded, _judge_template
 
 from grader.judge import sandbox
 
@@ -185,11 +185,15 @@ class Attack:
         # these attacks probe the defences beneath the judge's tamper scan (which flags most of them at once:
         # tests/test_tamper.py), so the scan is off here
         extra = ("--no-tamper-scan", *extra)
-        command = command or [sys.executable, "-m", "grader.cli"]
-        args = [*command, "grade", str(submission), "--out", str(out), *extra]
+        argv = ["grade", str(submission), "--out", str(out), *extra]
         log = out.parent / f"{out.name}.log"
+        template = _judge_template() if command is None else None  # a given command runs as itself
         with log.open("wb") as sink:
-            proc = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT, cwd=cwd or self.tmp_path, env=env)
+            if template is not None:  # a judge forked from the template (grader/judge/template.py)
+                proc = template.spawn(argv, cwd or self.tmp_path, env, log, log)
+            else:
+                args = [*(command or [sys.executable, "-m", "grader.cli"]), *argv]
+                proc = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT, cwd=cwd or self.tmp_path, env=env)
             peak, deadline = 0, time.monotonic() + 300
             while proc.poll() is None:
                 if time.monotonic() > deadline:
@@ -464,7 +468,7 @@ def test_pytest_py_shipped_in_the_submission(attack: Attack, where: str) -> None
     elif where == "cwd_in_submission_console_script":
         graded = attack.grade(sub, "-k", "check_shapes", cwd=sub, command=CONSOLE_SCRIPT)
     else:
-        graded = attack.grade(sub, "-k", "check_shapes", cwd=sub)
+        graded = attack.grade(sub, "-k", "check_shapes", cwd=sub, command=[sys.executable, "-m", "grader.cli"])
         if "forged by pytest.py" in graded.results.get("output", ""):
             raise KnownWeakness(f"the judge imported the submission's pytest.py: {graded.results}")
     honest(graded, set())
@@ -623,7 +627,7 @@ def test_frame_walking_finds_no_judge_data(attack: Attack) -> None:
     graded = attack.grade(attack.submission(FRAME_WALKER), "-k", "check_shapes")
     honest(graded, set())
     frames = seen(graded, "shapes/quadrant_net_shapes", "FRAMES")
-    assert frames["stack"][0] == "quadrant_net_shapes" and "op_call" in frames["stack"]
+    assert frames["stack"][0] == "quadrant_net_shapes" and {"op_call", "op_call_many"} & set(frames["stack"])
     assert not JUDGE_NAMES & set(frames["stack"]), frames["stack"]
     assert "expected" not in frames["locals"], frames["locals"]
     attack.assert_contained(graded)
@@ -1299,8 +1303,9 @@ def test_forged_reply_with_the_stolen_nonce(attack: Attack, forgery: str) -> Non
     # (deeply_nested_json fails the check as "grader error: RecursionError": unpack lets it through as no
     # ProtocolError, so the worker is not stopped; fail-closed only because this worker exits by itself)
     assert not judge_file.exists()
-    if forgery == "wrong_value":
-        assert "returned int -5, expected a list" in output(graded, "shapes/quadrant_net_shapes")
+    if forgery == "wrong_value":  # the forgery answers the batch of cases, or (the worker gone) one case alone
+        message = output(graded, "shapes/quadrant_net_shapes")
+        assert "returned int -5, expected a list" in message or "exited with code 0" in message, message
     if forgery == "pickled_object_array":
         assert "broke the protocol" in output(graded, "shapes/quadrant_net_shapes")
     attack.assert_contained(graded)

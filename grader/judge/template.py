@@ -60,6 +60,13 @@ class ForkedJudge:
             self.returncode = self.template._wait_exit(self.pid, timeout)
         return self.returncode
 
+    def poll(self) -> int | None:
+        """The exit code if it has exited, else None (as ``Popen.poll``)."""
+        try:
+            return self.wait(0)
+        except subprocess.TimeoutExpired:
+            return None
+
     def kill(self) -> None:
         try:
             os.killpg(self.pid, signal.SIGKILL)
@@ -153,7 +160,8 @@ def _child(request: dict[str, Any], channels: tuple[int, int]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         out = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        same = request["stderr"] == request["stdout"]  # one file for both, as stderr=STDOUT
+        err = os.dup(out) if same else os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(out, 1)
         os.dup2(err, 2)
         devnull = os.open(os.devnull, os.O_RDONLY)

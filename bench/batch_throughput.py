@@ -6,6 +6,7 @@ One run measures all three on the same class (distinct submissions, so nothing i
 observation cache; ``--no-cache`` too), and prints the ratios. The class: 60% model answers, 20% stubs,
 10% notebooks, 10% with a syntax error; each file carries a unique comment so every submission differs.
 The Dask cluster is a ``dask scheduler`` and two ``dask worker`` processes (one thread each) on 127.0.0.1.
+``-j 2 plain`` grades with a new judge process per student instead of forks of the judge template.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.batch.runner import run_batch  # noqa: E402
-from grader.batch.task import GradeSettings  # noqa: E402
+from grader.batch.task import USE_TEMPLATE, GradeSettings  # noqa: E402
 
 MODULES = ("shapes.py", "quadrant.py", "gradcam.py", "training.py")
 
@@ -74,12 +75,14 @@ def main() -> None:
     settings = GradeSettings(no_cache=True, k=args.k, data_root=os.environ.get("CNN_GRADER_DATA"))
     with tempfile.TemporaryDirectory(prefix="cnn-grader-bench-") as tmp:
         subs = make_class(Path(tmp) / "class", args.students)
-        modes: list[tuple[str, dict]] = [("-j 1", {"jobs": 1}), ("-j 2", {"jobs": 2})]
+        # "plain": every judge a new process (as before the judge template), for the ratio
+        modes: list[tuple[str, dict]] = [("-j 1", {"jobs": 1}), ("-j 2", {"jobs": 2}), ("-j 2 plain", {"jobs": 2})]
         address, procs = start_cluster(Path(tmp))
         modes.append(("dask, 2 workers", {"cluster": address}))
         rates = {}
         try:
             for label, how in modes:
+                os.environ[USE_TEMPLATE] = "0" if label.endswith("plain") else "1"
                 started = time.perf_counter()
                 result = run_batch(
                     subs, Path(tmp) / label.replace(" ", ""), settings, progress=False, log=lambda s: None, **how

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+# OpenMP threads that spin while they wait burn the cores a neighbouring grading needs: two trainings side
+# by side took 12-13 s each instead of 4 s (bench/train_speed.py). Read once, when torch loads its OpenMP,
+# so set here, before any grader module imports torch; a value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def check(name: str | None = None, **options: Any) -> Any:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+from conftest import ROOT, grade
 from hypothesis import strategies as st
 
 from grader.checks import properties
@@ -34,3 +39,38 @@ def test_hidden_inputs_follow_the_grading_seed() -> None:
     grading.options.seed = 3
     assert hidden_gradcam.live(case, grading).seed != case.seed
     assert hidden_training.live(7, grading) != 7
+
+
+WEAK_ROBUST_NET = '''
+
+class RobustQuadrantNet(nn.Module):
+    """Zero padding and global average pooling: invariant, and slow to learn within the grading budget."""
+
+    def __init__(self, num_channel: int = 8, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, num_channel, 5, padding=2, bias=False)
+        self.conv2 = nn.Conv2d(num_channel, 2 * num_channel, 5, padding=2)
+        self.fc = nn.Linear(2 * num_channel, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.max_pool2d(torch.relu(self.conv1(x)), 2)
+        x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
+        return self.fc(x.mean(dim=(2, 3)))
+'''
+
+
+@pytest.mark.slow
+def test_the_seed_reaches_the_robustness_training_end_to_end(tmp_path: Path) -> None:
+    """Two seeds train the same network to other accuracies; the results name the seed each used."""
+    folder = tmp_path / "submission"
+    shutil.copytree(ROOT / "solutions", folder, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
+    quadrant = folder / "quadrant.py"
+    quadrant.write_text(quadrant.read_text() + WEAK_ROBUST_NET)
+    runs = {}
+    for seed in (0, 1):
+        graded = grade(folder, tmp_path / f"out{seed}", "-k", "robust_net_learns_top_left", "--seed", str(seed))
+        check = graded.checks["robustness/robust_net_learns_top_left"]
+        assert f"Graded with seed {seed}" in graded.results["output"]
+        assert check["status"] == "failed" and f"seed {seed})" in check["output"], check["output"]
+        runs[seed] = re.search(r"top-left accuracy (0\.\d+)", check["output"]).group(1)
+    assert runs[0] != runs[1], "another seed trained the network to the very same accuracy"

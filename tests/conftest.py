@@ -97,8 +97,3 @@ def solutions_graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
 def stubs_graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     return grade(ROOT / "exercises", tmp_path_factory.mktemp("stubs") / "out")
 
-
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """One test process more than cores: gradings wait on timeouts, kernels and installs about half the time
-    (CI measured 56% CPU use with one process per core)."""
-    return (os.cpu_count() or 1) + 1

@@ -96,4 +96,3 @@ def solutions_graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
 @pytest.fixture(scope="session")
 def stubs_graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     return grade(ROOT / "exercises", tmp_path_factory.mktemp("stubs") / "out")
-

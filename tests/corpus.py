@@ -536,3 +536,39 @@ BUGS: list[Bug] = [
         "align_corners=True samples the small map at different positions than the specified upsampling",
     ),
 ]
+
+# Correct submissions written differently: each must keep every point (tests/test_corpus.py).
+CORRECT_VARIANTS: list[Bug] = [
+    Bug(
+        "fit_best_state_by_clones",
+        "training",
+        "            best_state = copy.deepcopy(model.state_dict())\n",
+        "            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}\n",
+        frozenset(),
+        "a dict of cloned tensors keeps the best weights as well as a deep copy does",
+    ),
+    Bug(
+        "train_zero_grad_through_the_model",
+        "training",
+        "        optimizer.zero_grad()  # gradients add up across backward() calls unless cleared\n",
+        "        model.zero_grad(set_to_none=True)  # the optimizer steps the model's own parameters\n",
+        frozenset(),
+        "clearing the model's gradients clears the optimizer's, which are the same parameters",
+    ),
+    Bug(
+        "gradcam_weights_as_sum_over_area",
+        "gradcam",
+        "    weights = dA.mean(dim=(2, 3), keepdim=True)  # N x C x 1 x 1: one weight per channel and sample\n",
+        "    weights = dA.sum(dim=(2, 3), keepdim=True) / (dA.shape[2] * dA.shape[3])\n",
+        frozenset(),
+        "the spatial mean written as a sum over the area",
+    ),
+    Bug(
+        "saliency_amax",
+        "gradcam",
+        "    return dx.abs().max(dim=1).values  # N x H x W\n",
+        "    return torch.amax(dx.abs(), dim=1)\n",
+        frozenset(),
+        "amax is max without the indices",
+    ),
+]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, Graded, grade
-from corpus import BUGS, SOLUTIONS, Bug, apply
+from corpus import BUGS, CORRECT_VARIANTS, SOLUTIONS, Bug, apply
 
 from grader.batch import store
 from grader.batch.runner import run_batch
@@ -63,6 +63,9 @@ def test_corpus_is_well_formed() -> None:
         assert bug.why.strip(), bug.name
         if bug.module != "quadrant":
             assert not any(n.startswith(f"{TRAINING_GROUP}/") for n in bug.fails), bug.name
+    for variant in CORRECT_VARIANTS:
+        source = (SOLUTIONS / f"{variant.module}.py").read_text()
+        assert source.count(variant.old) == 1 and not variant.fails and variant.old != variant.new, variant.name
     unproven = names - set().union(*(bug.fails for bug in BUGS))
     assert not unproven, f"no bug in the corpus fails these checks: {sorted(unproven)}"
 
@@ -93,10 +96,10 @@ class ModuleBatches:
         self.done: set[str] = set()
 
     def __getitem__(self, bug_name: str) -> Graded:
-        module = next(bug.module for bug in BUGS if bug.name == bug_name)
+        module = next(bug.module for bug in BUGS + CORRECT_VARIANTS if bug.name == bug_name)
         if module not in self.done:
             self.done.add(module)
-            bugs = [bug for bug in BUGS if _batched(bug) and bug.module == module]
+            bugs = [bug for bug in BUGS + CORRECT_VARIANTS if _batched(bug) and bug.module == module]
             where = self.tmp_path_factory.mktemp(f"corpus_{module}")
             for bug in bugs:
                 apply(bug, where / "class" / bug.name)
@@ -125,7 +128,9 @@ def _graded(bug: Bug, tmp_path: Path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "bug", [pytest.param(bug, marks=pytest.mark.xdist_group(_xdist_group(bug))) for bug in BUGS], ids=lambda b: b.name
+    "bug",
+    [pytest.param(bug, marks=pytest.mark.xdist_group(_xdist_group(bug))) for bug in BUGS + CORRECT_VARIANTS],
+    ids=lambda b: b.name,
 )
 def test_bug_fails_exactly_its_checks(bug: Bug, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     names = check_names()

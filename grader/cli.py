@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from grader.checks.registry import TIER_CHOICES, check_paths, hidden_dir
-from grader.course import ConfigError, course_text, render_toml
+from grader.course import ConfigError, CourseConfig, course_text, render_toml
 from grader.course import load as load_course
 from grader.judge.faults import GRADER_FAULT_EXIT
+from grader.late import LatePolicy
 from grader.plugin import REFUSAL as REFUSAL_PREFIX
 
 CHECKS_DIR = Path(__file__).parent / "checks"
@@ -253,20 +254,24 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def late_policy(args: argparse.Namespace, course: CourseConfig) -> LatePolicy:
+    """The batch's late policy: ``--late-penalty``/``--late-penalty-per-day`` where given, else the course's."""
+    late = course.late
+    return LatePolicy(
+        late.penalty if args.late_penalty is None else args.late_penalty,
+        late.per_day if args.late_penalty_per_day is None else args.late_penalty_per_day,
+        late.max_penalty,
+    )
+
+
 def _batch(args: argparse.Namespace) -> int:
     from grader.batch.runner import run_batch
     from grader.batch.task import GradeSettings
     from grader.judge.submission import BadSubmission
-    from grader.late import LatePolicy
 
     try:
         course = load_course(args.config)
-        late = course.late
-        policy = LatePolicy(
-            late.penalty if args.late_penalty is None else args.late_penalty,
-            late.per_day if args.late_penalty_per_day is None else args.late_penalty_per_day,
-            late.max_penalty,
-        )
+        policy = late_policy(args, course)
     except (ConfigError, ValueError) as exc:
         print(f"cnn-grader batch: {exc}", file=sys.stderr)
         return 2

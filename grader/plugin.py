@@ -19,7 +19,9 @@ import importlib
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,6 +73,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("cnn_grader_submission", "default --submission (relative to this ini file)", default=None)
 
 
+def grade_options(option: Callable[[str], Any], course: CourseConfig) -> GradeOptions:
+    """The grading's options from the command line (``option(name)``) and the course's file: an option given
+    on the command line wins over the file, the file over the defaults."""
+    times = course.timeouts
+
+    def chosen(name: str, configured: float) -> float:
+        value = option(name)
+        return configured if value is None else value
+
+    return GradeOptions(
+        device=option("device"),
+        seed=option("seed"),
+        data_root=option("data_root"),
+        timeout=chosen("check_timeout", times.timeout),
+        train_timeout=times.train_timeout,
+        cell_timeout=chosen("cell_timeout", times.cell_timeout),
+        notebook_timeout=times.notebook_timeout,
+        check_budget=chosen("check_budget", times.check_budget),
+        grading_budget=chosen("grading_budget", times.grading_budget),
+        tamper_scan=not option("no_tamper_scan"),
+        sandbox=option("sandbox"),
+        use_cache=not option("no_cache"),
+        robustness=course.robustness,
+    )
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
     """A grading is one session with one worker: never split over pytest-xdist's processes (this project's
@@ -99,27 +127,7 @@ def pytest_configure(config: pytest.Config) -> None:
         course = load_course(config.getoption("course_config"))
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    times = course.timeouts  # a command-line option wins over the course's file
-
-    def chosen(option: str, configured: float) -> float:
-        value = config.getoption(option)
-        return configured if value is None else value
-
-    options = GradeOptions(
-        device=config.getoption("device"),
-        seed=config.getoption("seed"),
-        data_root=config.getoption("data_root"),
-        timeout=chosen("check_timeout", times.timeout),
-        train_timeout=times.train_timeout,
-        cell_timeout=chosen("cell_timeout", times.cell_timeout),
-        notebook_timeout=times.notebook_timeout,
-        check_budget=chosen("check_budget", times.check_budget),
-        grading_budget=chosen("grading_budget", times.grading_budget),
-        tamper_scan=not config.getoption("no_tamper_scan"),
-        sandbox=config.getoption("sandbox"),
-        use_cache=not config.getoption("no_cache"),
-        robustness=course.robustness,
-    )
+    options = grade_options(config.getoption, course)
     recorder = PointsRecorder(str(submission), course)
     if hidden_dir() is None or config.getoption("tiers") == "public":
         recorder.report.notes.append(PUBLIC_ONLY_NOTE)

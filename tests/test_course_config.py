@@ -188,3 +188,44 @@ def test_points_from_the_file_change_the_grade_and_the_defaults_change_nothing(t
     graded = grade(ROOT / "solutions", tmp_path / "eight", "--tiers", "public", "-k", "shapes", "--config", str(eight))
     assert graded.checks[CONV]["max_score"] == 8 and graded.checks[CONV]["visibility"] == "after_due_date"
     assert graded.results["max_score"] == plain.results["max_score"] + 4 == graded.results["score"]
+
+
+def test_timeouts_reach_the_grading_and_the_command_line_wins() -> None:
+    from grader.plugin import grade_options
+
+    config = parse(
+        "[timeouts]\ntimeout = 7\ntrain_timeout = 120\ncell_timeout = 9\nnotebook_timeout = 60\n"
+        "check_budget = 30\ngrading_budget = 600\n[robustness]\nepochs = 3\n"
+    )
+    given = {
+        "device": "cpu",
+        "seed": 0,
+        "data_root": None,
+        "no_tamper_scan": False,
+        "sandbox": "auto",
+        "no_cache": False,
+        "check_timeout": None,
+        "cell_timeout": None,
+        "check_budget": None,
+        "grading_budget": 100.0,
+    }
+    options = grade_options(given.get, config)
+    assert (options.timeout, options.train_timeout, options.cell_timeout, options.notebook_timeout) == (7, 120, 9, 60)
+    assert (options.check_budget, options.grading_budget) == (30, 100.0), "--grading-budget 100 wins over 600"
+    assert options.robustness.epochs == 3
+    defaults = grade_options({**given, "grading_budget": None}.get, course.CourseConfig())
+    assert (defaults.timeout, defaults.check_budget, defaults.grading_budget) == (20, 90, 1200)
+
+
+def test_the_late_policy_comes_from_the_file_unless_the_flags_say_otherwise() -> None:
+    from argparse import Namespace
+
+    from grader.cli import late_policy
+
+    config = parse("[late]\npenalty = 0.1\nper_day = 0.05\nmax_penalty = 0.3\n")
+    policy = late_policy(Namespace(late_penalty=None, late_penalty_per_day=None), config)
+    assert (policy.penalty, policy.per_day, policy.max_penalty) == (0.1, 0.05, 0.3)
+    assert policy.fraction(True, 10) == 0.3
+    flags = late_policy(Namespace(late_penalty=0.2, late_penalty_per_day=None), config)
+    assert (flags.penalty, flags.per_day) == (0.2, 0.05)
+    assert not late_policy(Namespace(late_penalty=None, late_penalty_per_day=None), course.CourseConfig()).active

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.judge import template
 from grader.judge.template import JudgeTemplate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,16 +48,9 @@ class Graded:
         return f"{output}\n{self.results['output']}" if output.startswith("Not graded:") else output
 
 
-_template: JudgeTemplate | None = None
-
-
 def _judge_template() -> JudgeTemplate | None:
     """This test process's judge template (grader/judge/template.py), or None with CNN_GRADER_TEST_FORK=0."""
-    global _template
-    if _template is None and os.environ.get("CNN_GRADER_TEST_FORK", "1") == "1":
-        _template = JudgeTemplate()
-        atexit.register(_template.close)
-    return _template
+    return template.shared() if os.environ.get("CNN_GRADER_TEST_FORK", "1") == "1" else None
 
 
 def run_cli(argv: list[str], cwd: Path, timeout: float = 900) -> tuple[int, str, str]:

@@ -20,6 +20,7 @@ from grader.batch import task as task_module
 from grader.batch import warm as warm_module
 from grader.batch.runner import run_batch
 from grader.batch.task import GradeSettings, GradeTask, Outcome
+from grader.judge import template as template_module
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ("shapes.py", "quadrant.py", "gradcam.py", "training.py")
@@ -268,8 +269,10 @@ def test_judges_forked_from_one_template_share_no_state(tmp_path: Path, monkeypa
     modules(subs / "b", ROOT / "exercises")
     modules(subs / "c")
     settings = GradeSettings(k="gradcam", tiers="public")
+    shared, used = template_module.shared, []
+    monkeypatch.setattr(template_module, "shared", lambda: used.append(1) or shared())
     run_batch(subs, tmp_path / "forked", settings, jobs=1, progress=False, log=lambda line: None)
-    assert task_module._template is not None, "the batch graded through the judge template"
+    assert len(used) == 3, "every student's judge was forked from the template"
     monkeypatch.setenv(task_module.USE_TEMPLATE, "0")
     run_batch(subs, tmp_path / "plain", settings, jobs=1, progress=False, log=lambda line: None)
     forked = {s: _verdicts(tmp_path / "forked", s) for s in "abc"}

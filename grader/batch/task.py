@@ -8,7 +8,6 @@ Tasks and outcomes are plain data, so the same task runs in a local thread or on
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from grader.course import CourseConfig, known_checks, parse
+from grader.judge import template
 from grader.judge.faults import GRADER_FAULT_EXIT
 from grader.judge.template import ForkedJudge, JudgeTemplate, TemplateGone
 from grader.plugin import refusal
@@ -97,7 +97,6 @@ class Outcome:
 
 _live: set[subprocess.Popen | ForkedJudge] = set()
 _live_lock = threading.Lock()
-_template: JudgeTemplate | None = None
 USE_TEMPLATE = "CNN_GRADER_JUDGE_TEMPLATE"  # "0": a plain process per student (e.g. to compare)
 
 
@@ -116,29 +115,22 @@ def _kill(proc: subprocess.Popen | ForkedJudge) -> None:
 
 
 def _judge_template() -> JudgeTemplate | None:
-    """This process's judge template (one for every slot of its pool), started on first use."""
-    global _template
-    if os.environ.get(USE_TEMPLATE, "1") != "1":
-        return None
-    with _live_lock:
-        if _template is None:
-            _template = JudgeTemplate()
-            atexit.register(_template.close)
-        return _template
+    """This process's judge template (one for every slot of its pool), or None where turned off."""
+    return template.shared() if os.environ.get(USE_TEMPLATE, "1") == "1" else None
 
 
 def _judge(command: list[str], cwd: Path, tmp: Path, timeout: float) -> tuple[int, str, str]:
     """Run the judge ``command`` (``python -P -m grader.cli ...``) in its own session: forked from the template
     where there is one, else a new process; (exit code, stdout, stderr). Raises ``subprocess.TimeoutExpired``
     after killing it."""
-    template = _judge_template()
+    judges = _judge_template()
     proc: subprocess.Popen | ForkedJudge
-    if template is not None:
+    if judges is not None:
         try:
-            proc = template.spawn(command[4:], cwd, dict(os.environ), tmp / "judge.out", tmp / "judge.err")
+            proc = judges.spawn(command[4:], cwd, dict(os.environ), tmp / "judge.out", tmp / "judge.err")
         except TemplateGone:
-            template = None
-    if template is None:
+            judges = None
+    if judges is None:
         proc = subprocess.Popen(
             command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
         )

@@ -140,6 +140,22 @@ class JudgeTemplate:
                 self._proc.wait()
 
 
+_shared: JudgeTemplate | None = None
+_shared_lock = threading.Lock()
+
+
+def shared() -> JudgeTemplate:
+    """This process's template (for every thread of it), started on first use and closed at exit."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            import atexit
+
+            _shared = JudgeTemplate()
+            atexit.register(_shared.close)
+        return _shared
+
+
 # --- the template process ------------------------------------------------------------------------------
 
 

@@ -40,6 +40,7 @@ from typing import Any
 
 from grader.checks.registry import CheckSpec
 from grader.late import LatePolicy
+from grader.trainer import Budget
 
 CONFIG_NAME = "course.toml"
 BESIDE_CHECKS = Path(__file__).parent / "checks" / CONFIG_NAME
@@ -66,9 +67,9 @@ class CheckSettings:
 class Robustness:
     """The robustness checks' training budget and thresholds (grader/checks/check_robustness.py)."""
 
-    epochs: int = 2
-    batch_size: int = 64
-    lr: float = 3e-3
+    epochs: int = Budget.epochs  # the trainer's own defaults (grader/trainer.py)
+    batch_size: int = Budget.batch_size
+    lr: float = Budget.lr
     learns_top_left: float = 0.70
     above_chance: float = 0.25
     keeps_fraction: float = 0.85
@@ -105,16 +106,6 @@ class Timeouts:
 
 
 @dataclass(frozen=True)
-class Late:
-    penalty: float = 0.0
-    per_day: float = 0.0
-    max_penalty: float = 1.0
-
-    def policy(self) -> LatePolicy:
-        return LatePolicy(self.penalty, self.per_day, self.max_penalty)
-
-
-@dataclass(frozen=True)
 class Gradescope:
     hidden_visibility: str = "after_published"
 
@@ -126,7 +117,7 @@ class CourseConfig:
     checks: dict[str, CheckSettings] = field(default_factory=dict)
     robustness: Robustness = field(default_factory=Robustness)
     timeouts: Timeouts = field(default_factory=Timeouts)
-    late: Late = field(default_factory=Late)
+    late: LatePolicy = field(default_factory=LatePolicy)
     gradescope: Gradescope = field(default_factory=Gradescope)
     source: str | None = None  # the file it was read from
 
@@ -171,7 +162,7 @@ class CourseConfig:
         return data
 
 
-SECTIONS = {"robustness": Robustness, "timeouts": Timeouts, "late": Late, "gradescope": Gradescope}
+SECTIONS = {"robustness": Robustness, "timeouts": Timeouts, "late": LatePolicy, "gradescope": Gradescope}
 
 
 def _nearest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -208,9 +199,7 @@ def _section(name: str, table: Any, cls: type, origin: str) -> Any:
             raise ConfigError(f"{origin}: unknown key {name}.{key}{_nearest(key, tuple(kinds))}")
         values[key] = _typed(f"{origin}: {name}.{key}", value, kinds[key])
     try:
-        section = replace(defaults, **values)
-        if cls is Late:
-            section.policy()  # validates the fractions
+        section = replace(defaults, **values)  # LatePolicy validates its fractions
     except ValueError as exc:
         raise ConfigError(f"{origin}: [{name}]: {exc}") from None
     if cls is Gradescope and section.hidden_visibility not in VISIBILITIES:

@@ -195,7 +195,8 @@ def check(
         command = [sys.executable, "-P", "-m", "grader.cli", "grade", str(submission), "--out", str(out)]
         command += ["--tiers", "public", "--report-json", str(out / "report.json")]
         if name:  # a group or check name exactly (shapes is not quadrant/layer_shapes), else part of names
-            exact = name in {ex.split("/", 1)[0] for ex in _check_names()} | _check_names()
+            checks = _check_names()
+            exact = name in checks | {check.split("/", 1)[0] for check in checks}
             command += ["--only" if exact else "-k", name]
         if data_root:
             command += ["--data-root", data_root]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from grader import contract
-from grader.course import Robustness
+from grader.course import Robustness, Timeouts
 from grader.judge import sandbox, tamper
 from grader.judge import submission as submission_files
 from grader.judge.evidence import Evidence
@@ -54,14 +54,14 @@ class GradeOptions:
     device: str = "auto"
     seed: int = 0
     data_root: str | None = None
-    timeout: float = 20.0
-    train_timeout: float = 300.0
-    cell_timeout: float = 15.0
-    notebook_timeout: float = 240.0
+    timeout: float = Timeouts.timeout  # the defaults of the course configuration (grader/course.py)
+    train_timeout: float = Timeouts.train_timeout
+    cell_timeout: float = Timeouts.cell_timeout
+    notebook_timeout: float = Timeouts.notebook_timeout
     sandbox: str = "auto"
     use_cache: bool = True
-    check_budget: float = 90.0  # seconds of requests to the worker per check, whatever their deadlines allow
-    grading_budget: float = 1200.0  # seconds for one whole grading, the networks' training included
+    check_budget: float = Timeouts.check_budget  # seconds of requests to the worker per check
+    grading_budget: float = Timeouts.grading_budget  # seconds for one whole grading, training included
     tamper_scan: bool = True  # off only to test the defences beneath it (tests/test_redteam.py)
     robustness: Robustness = field(default_factory=Robustness)  # the course's budget and thresholds
 

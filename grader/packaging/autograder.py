@@ -48,7 +48,7 @@ def grade(root: Path, policy: LatePolicy | None = None) -> int:
     if policy is None:  # the course's late policy, carried beside the checks (grader/course.py)
         from grader.course import load
 
-        policy = load().late.policy()
+        policy = load().late
     apply_metadata(results / "results.json", root / "submission_metadata.json", policy)
     return 0
 

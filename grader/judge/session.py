@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from grader import contract
 from grader.course import Robustness, Timeouts
-from grader.judge import sandbox, tamper
+from grader.judge import cpugroup, sandbox, tamper
 from grader.judge import submission as submission_files
 from grader.judge.evidence import Evidence
 from grader.judge.faults import (
@@ -155,7 +155,8 @@ class GradingSession:
             scratch=self.scratch,
             env=env,
         )
-        self.worker = WorkerProcess(command, self.scratch, env)
+        self.cpu_group = cpugroup.create()
+        self.worker = WorkerProcess(command, self.scratch, env, self.cpu_group)
         prepare = {"op": "prepare", "cell_timeout": self.options.cell_timeout, "plan": self.plan.worker_plan()}
         self.worker.setup = (prepare, self.options.notebook_timeout)  # again after every restart
         self.cache = ObservationCache(self.submission, enabled=self.options.use_cache)
@@ -209,6 +210,8 @@ class GradingSession:
 
     def close(self) -> None:
         self.worker.kill()
+        if self.cpu_group is not None:
+            self.cpu_group.remove()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     @property

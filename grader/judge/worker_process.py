@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import protocol
+from grader.judge.cpugroup import CpuGroup
 from grader.judge.faults import WorkerFault, WorkerStartFailed, WorkerTimeout
 
 STDERR_TAIL_BYTES = 8192
@@ -28,8 +29,9 @@ STARTUP_TIMEOUT = 120.0
 class WorkerProcess:
     """One worker subprocess: ``command`` (``python -m grader.worker ...``, maybe sandboxed) run in ``workdir``."""
 
-    def __init__(self, command: list[str], workdir: Path, env: dict[str, str]):
+    def __init__(self, command: list[str], workdir: Path, env: dict[str, str], cpu_group: CpuGroup | None = None):
         self.command = command
+        self.cpu_group = cpu_group  # the grading's own CPU share (grader/judge/cpugroup.py), where there is one
         self.workdir = workdir
         self.env = env
         self._proc: subprocess.Popen[bytes] | None = None
@@ -43,7 +45,7 @@ class WorkerProcess:
     def start(self) -> None:
         """Spawn the worker (its torch import overlaps the judge's own start-up)."""
         self._proc = subprocess.Popen(
-            self.command,
+            self.cpu_group.wrap(self.command) if self.cpu_group is not None else self.command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -165,6 +167,8 @@ class WorkerProcess:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        if self.cpu_group is not None:
+            self.cpu_group.kill()  # also what left the process group (os.setsid)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

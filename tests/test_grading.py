@@ -24,6 +24,15 @@ def test_every_group_is_graded(solutions_graded) -> None:
     assert len(CHECK_FILES) == len(GROUPS)
 
 
+def test_every_public_check_has_a_hint_that_does_not_print_the_answer() -> None:
+    """Hidden checks report name and result only; a public one points the way on failure, without formulas."""
+    from grader.checks.registry import all_specs
+
+    for spec in all_specs("public"):
+        assert spec.hint and len(spec.hint) > 20, spec.name
+        assert "//" not in spec.hint and "floor(" not in spec.hint, spec.name  # no output-size formula
+
+
 def test_both_tiers_are_graded_and_hidden_checks_say_only_whether_they_passed(solutions_graded) -> None:
     tags = {name: test["tags"] for name, test in solutions_graded.checks.items()}
     assert all(("public" in t) != ("hidden" in t) for t in tags.values()), "every check has exactly one tier"

@@ -2,7 +2,7 @@
 
 Linux shares CPU between *sessions* (autogroups): a submission whose processes each call ``os.setsid()``
 gets one share per process, and 16 such spinners left a neighbouring grading 0.12 of a core on two cores
-(0.99 with a group each; docs/performance.md). A cgroup holds a process and everything it starts,
+(0.99 with a group each; docs/security.md). A cgroup holds a process and everything it starts,
 whatever session they make, and all gradings' groups weigh the same. The worker is placed in its group
 before it starts (a shell writes its own pid, then execs the worker), so nothing it forks escapes.
 
@@ -85,6 +85,17 @@ class CpuGroup:
                 time.sleep(0.02)
 
 
+def _remove_stale(parent: Path, name: str) -> None:
+    """Delete the empty groups of judges that ended without :meth:`CpuGroup.remove` (killed, say)."""
+    for path in parent.glob(f"{name}-*-*"):
+        pid = path.name[len(name) + 1 :].split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            try:
+                path.rmdir()  # fails, and is left, while a process is still in it
+            except OSError:
+                pass
+
+
 def create(name: str = "cnn-grader") -> CpuGroup | None:
     """A new group for one grading beside this process's own, or None where cgroups cannot be written."""
     version = 2 if (CGROUP_FS / "cgroup.controllers").exists() else 1
@@ -97,6 +108,7 @@ def create(name: str = "cnn-grader") -> CpuGroup | None:
                 return None  # enabling it would move this process: leave the hierarchy as it is
         except OSError:
             return None
+    _remove_stale(parent, name)
     path = parent / f"{name}-{os.getpid()}-{secrets.token_hex(4)}"
     try:
         path.mkdir()

@@ -30,9 +30,9 @@ from grader.course import ConfigError, CourseConfig
 from grader.course import load as load_course
 from grader.judge.faults import GRADER_FAULT_EXIT, CheckFailure, GraderFault, StudentError, SubmissionFault
 from grader.judge.sandbox import SandboxUnavailable
-from grader.judge.session import GradeOptions, GradingSession
+from grader.judge.session import GradeOptions, GradingSession, tampering_message
 from grader.judge.submission import BadSubmission
-from grader.results import CheckResult, GradeReport, write_json
+from grader.results import TAMPERING, CheckResult, GradeReport, write_json
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 PUBLIC_ONLY_NOTE = "public checks only: the final grade also runs hidden checks (the same functions, other inputs)"
@@ -216,6 +216,11 @@ class SubmissionSession:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.session is not None:
+            signals = self.session.runtime_signals() if self.options.tamper_scan else []
+            if signals:  # seen at run time, after some checks may have passed: every check is withheld
+                report = self.recorder.report
+                report.flags += [str(signal) for signal in signals]
+                report.withhold(TAMPERING, tampering_message(self.session.tamper_signals + signals))
             self.recorder.report.notes.append(
                 f"Graded with seed {self.options.seed} (--seed): the networks' training, the generated cases and "
                 "the hidden test models follow it."

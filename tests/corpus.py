@@ -266,6 +266,16 @@ BUGS: list[Bug] = [
         "the forward hook is never removed and fires on every later forward pass",
     ),
     Bug(
+        "gradcam_forward_replaced_on_the_layer",
+        "gradcam",
+        "    handle = target_layer.register_forward_hook(keep_output)\n",
+        "    original_forward = target_layer.forward\n"
+        "    target_layer.forward = lambda *a: keep_output(target_layer, a, original_forward(*a))\n"
+        "    handle = target_layer.register_forward_hook(lambda *a: None)\n",
+        _fails("gradcam/no_side_effects"),
+        "the activations are caught by replacing the layer's forward, which is never put back",
+    ),
+    Bug(
         "gradcam_leaves_eval_mode",
         "gradcam",
         "    A = A.detach()\n",

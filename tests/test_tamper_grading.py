@@ -20,6 +20,7 @@ from conftest import ROOT, grade
 from grader.batch import store
 from grader.batch.runner import run_batch
 from grader.batch.task import GradeSettings
+from grader.judge import tamper
 
 pytestmark = pytest.mark.slow
 
@@ -44,6 +45,18 @@ ATTACKS = {  # class of attack -> import-time code appended to gradcam.py (from 
         _ops = __import__("grader" + ".worker.ops")
     """,
 }
+RUNTIME_ATTACKS = {  # no parser sees these: the worker's audit hook does (grader/worker/audit.py)
+    "reach a frame through names built at run time": """
+        _sys = getattr(torch, "s" + "ys")
+        _frame = getattr(_sys, "_get" + "frame")(0)
+    """,
+    "close the audit channel": """
+        import os as _os
+        _env = dict(v.split(b"=", 1) for v in open("/proc/self/environ", "rb").read().split(b"\\0") if b"=" in v)
+        _os.close(int(_env[b"CNN_GRADER_AUDIT_FD"]))
+    """,
+}
+ATTACKS.update(RUNTIME_ATTACKS)
 
 
 def solutions_with(tmp_path: Path, code: str) -> Path:
@@ -55,6 +68,7 @@ def solutions_with(tmp_path: Path, code: str) -> Path:
 
 
 STUDENTS = {f"attack{index}": ATTACKS[name] for index, name in enumerate(sorted(ATTACKS))}
+STUDENT_ATTACK = {f"attack{index}": name for index, name in enumerate(sorted(ATTACKS))}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +87,14 @@ def test_an_attack_earns_nothing_and_is_flagged(attacked_class: Path, student: s
     assert results["tests"], student
     assert all(t["score"] == 0 for t in results["tests"]), student
     assert "reaches into the grader" in results["output"]
-    assert "gradcam.py:" in results["output"]  # where, for the student and the instructor
+    where = "<worker>:" if "channel" in STUDENT_ATTACK[student] else "gradcam.py:"
+    assert where in results["output"]  # where, for the student and the instructor
+
+
+@pytest.mark.parametrize("attack", sorted(RUNTIME_ATTACKS))
+def test_the_runtime_attacks_pass_the_static_scan(attack: str) -> None:
+    """What catches them is the audit hook, not the scan."""
+    assert tamper.scan_source(textwrap.dedent(RUNTIME_ATTACKS[attack]), "gradcam.py", ()) == []
 
 
 def test_flagged_submissions_are_marked_in_the_gradebook_and_the_summary(attacked_class: Path) -> None:

@@ -222,10 +222,11 @@ def _side_effects(changes: dict[str, list[str]]) -> list[str]:
     labels = {
         "modes": "train/eval flag changed",
         "hooks": "hooks left registered",
+        "replaced": "methods replaced on the instance (a hook by another name)",
         "grads": ".grad changed",
         "weights": "weights changed",
     }
-    return [f"{labels[k]}: {', '.join(v[:4])}" for k, v in changes.items() if v]
+    return [f"{labels.get(k, k)}: {', '.join(map(str, v[:4]))}" for k, v in changes.items() if v]
 
 
 def _input_effects(reply: dict) -> list[str]:

@@ -32,7 +32,7 @@ from grader.judge.faults import (
 )
 from grader.judge.locate import Source
 from grader.judge.obscache import ObservationCache
-from grader.judge.worker_process import WorkerProcess
+from grader.judge.worker_process import AUDIT_FD, WorkerProcess
 from grader.results import TAMPERING
 
 T = TypeVar("T")
@@ -99,6 +99,7 @@ def worker_env(home: Path) -> dict[str, str]:
         MPLBACKEND="Agg",
         CNN_GRADER_WORKER="1",
         CNN_GRADER_GRADING="1",  # lets a notebook skip its own long training
+        CNN_GRADER_AUDIT_FD=AUDIT_FD,  # the audit pipe's number, filled in at each start (grader/worker/audit.py)
     )
     # OpenMP threads that spin while waiting made two trainings on a busy machine 25x slower; passive
     # waits cost about 30% on a quiet one (docs/performance.md).
@@ -117,6 +118,16 @@ def scan_for_tampering(folder: Path) -> list[tamper.Signal]:
         if path.suffix in (".py", ".ipynb") and path.is_file() and path.stat().st_size <= TAMPER_SCAN_LIMIT
     }
     return tamper.scan_files(files)
+
+
+def tampering_message(signals: list[tamper.Signal]) -> str:
+    """What a student reads on every check withheld for tampering."""
+    found = "\n".join(f"- {signal}" for signal in signals)
+    return (
+        "Withheld for your instructor's review: this submission contains code that reaches into the grader "
+        f"or the Python interpreter, which no exercise needs:\n{found}\nIf that is a mistake, remove it and "
+        "submit again."
+    )
 
 
 class GradingSession:
@@ -200,13 +211,12 @@ class GradingSession:
     def check_untampered(self) -> None:
         """Withhold every check of a submission whose source reaches into the grader (one problem, reported once)."""
         if self.tamper_signals:
-            found = "\n".join(f"- {signal}" for signal in self.tamper_signals)
-            raise SubmissionFault(
-                "Withheld for your instructor's review: this submission contains code that reaches into the grader "
-                f"or the Python interpreter, which no exercise needs:\n{found}\nIf that is a mistake, remove it and "
-                "submit again.",
-                problem=TAMPERING,
-            )
+            raise SubmissionFault(tampering_message(self.tamper_signals), problem=TAMPERING)
+
+    def runtime_signals(self) -> list[tamper.Signal]:
+        """What the worker's audit hook saw the submission do (:mod:`grader.worker.audit`); stops the worker."""
+        self.worker.kill()
+        return [tamper.audit_signal(finding, self.redact) for finding in self.worker.audit_findings()]
 
     def close(self) -> None:
         self.worker.kill()

@@ -511,3 +511,41 @@ def scan_files(paths: dict[str, Path]) -> list[Signal]:
             continue
         signals += scan_notebook(text, name, local) if suffix == ".ipynb" else _scan_script(text, name, local)
     return signals
+
+
+# what the worker's audit hook reports (grader/worker/audit.py): event -> what the submission reached
+AUDIT_EVENTS = {
+    "sys._getframe": USES["sys._getframe"],
+    "sys._current_frames": USES["sys._current_frames"],
+    "sys.settrace": USES["sys.settrace"],
+    "sys.setprofile": USES["sys.setprofile"],
+    "sys.addaudithook": USES["sys.addaudithook"],
+    "gc.get_objects": USES["gc.get_objects"],
+    "gc.get_referrers": USES["gc.get_referrers"],
+    "gc.get_referents": USES["gc.get_referents"],
+    "exec": "runs code built at run time",
+    "compile": "builds code at run time",
+    "code.__new__": "builds a code object that claims to be a library's",
+    "marshal.loads": "builds code objects from bytes",
+    "marshal.load": "builds code objects from bytes",
+    "object.__getattr__": "a frame or a function's code, through an attribute",
+    "object.__setattr__": "rewrites a function's code or a frame",
+    "object.__delattr__": "rewrites a function's code or a frame",
+    "audit channel closed": "closed the grader's audit channel (one of the worker's file descriptors)",
+    "unreadable audit line": "wrote into the grader's audit channel",
+}
+AUDIT_PREFIXES = {
+    "ctypes.": FORBIDDEN_IMPORTS["ctypes"],
+    **dict.fromkeys(("os.", "subprocess.", "pty."), "runs other programs"),
+}
+
+
+def audit_signal(finding: dict[str, Any], redact: Callable[[str], str]) -> Signal:
+    """A :class:`Signal` for one finding of the worker's audit hook (file shown without the machine's paths)."""
+    event = str(finding.get("event", ""))
+    what = AUDIT_EVENTS.get(event) or next(
+        (why for prefix, why in AUDIT_PREFIXES.items() if event.startswith(prefix)), "an audited operation"
+    )
+    file = redact(str(finding.get("file", ""))) or "<worker>"
+    line = finding.get("line", 0)
+    return Signal(file, line if isinstance(line, int) else 0, f"at run time: {what} ({event})")

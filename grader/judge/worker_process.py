@@ -2,12 +2,14 @@
 
 Reads are non-blocking with a deadline (``select``), replies are size-capped and parsed by
 :class:`grader.protocol.FrameReader`; the worker's stderr is drained by a thread into a bounded tail,
-so a submission that prints gigabytes costs memory of a few kilobytes.
+so a submission that prints gigabytes costs memory of a few kilobytes. A third pipe carries the worker's
+audit findings (:mod:`grader.worker.audit`), read by another thread into :attr:`WorkerProcess.audit`.
 """
 
 from __future__ import annotations
 
 import collections
+import json
 import os
 import secrets
 import select
@@ -24,6 +26,52 @@ from grader.judge.faults import WorkerFault, WorkerStartFailed, WorkerTimeout
 
 STDERR_TAIL_BYTES = 8192
 STARTUP_TIMEOUT = 120.0
+AUDIT_FD = "{audit_fd}"  # in the command or environment: replaced by the audit pipe's number at each start
+AUDIT_LINE_BYTES = 2048
+AUDIT_FINDINGS = 64
+CLOSED_AUDIT = {"event": "audit channel closed", "file": "", "line": 0}
+
+
+class _AuditReader:
+    """Reads one worker's audit pipe; notices when it closes while that worker goes on running."""
+
+    def __init__(self, fd: int, proc: subprocess.Popen[bytes], findings: list[dict[str, Any]]) -> None:
+        self.fd, self.proc, self.findings = fd, proc, findings
+        self.stopped = False  # set when the judge kills the worker: the pipe closing then is expected
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        pending = b""
+        with os.fdopen(self.fd, "rb", buffering=0) as pipe:
+            for chunk in iter(lambda: pipe.read(65536), b""):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                pending = pending[-AUDIT_LINE_BYTES:]
+                for line in lines:
+                    self._add(line[:AUDIT_LINE_BYTES])
+        if self.stopped:
+            return
+        # A worker that exits closes the pipe a moment before it is gone; one still running 2 s later, or one
+        # the judge had to kill after the pipe closed, closed it itself.
+        try:
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is None or (code == -signal.SIGKILL and self.stopped):
+            self._add(json.dumps(CLOSED_AUDIT).encode())
+
+    def _add(self, line: bytes) -> None:
+        try:
+            finding = json.loads(line)
+        except ValueError:
+            finding = {"event": "unreadable audit line", "file": "", "line": 0}
+        if not isinstance(finding, dict):
+            finding = {"event": "unreadable audit line", "file": "", "line": 0}
+        finding = {"event": str(finding.get("event", ""))[:100], "file": str(finding.get("file", ""))[:500],
+                   "line": finding.get("line") if isinstance(finding.get("line"), int) else 0}  # fmt: skip
+        if finding not in self.findings and len(self.findings) < AUDIT_FINDINGS:
+            self.findings.append(finding)
 
 
 class WorkerProcess:
@@ -41,18 +89,31 @@ class WorkerProcess:
         self._next_id = 0
         self.setup: tuple[dict[str, Any], float] | None = None  # replayed after every start (see request)
         self._set_up = False
+        self.audit: list[dict[str, Any]] = []  # every start's audit findings (event, file, line), in order
+        self._audit: _AuditReader | None = None
 
     def start(self) -> None:
         """Spawn the worker (its torch import overlaps the judge's own start-up)."""
-        self._proc = subprocess.Popen(
-            self.cpu_group.wrap(self.command) if self.cpu_group is not None else self.command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=self.workdir,
-            env=self.env,
-            start_new_session=True,
-        )
+        read_end, write_end = os.pipe()
+        number = str(write_end)
+        command = [number if arg == AUDIT_FD else arg for arg in self.command]
+        try:
+            self._proc = subprocess.Popen(
+                self.cpu_group.wrap(command) if self.cpu_group is not None else command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=self.workdir,
+                env={key: number if value == AUDIT_FD else value for key, value in self.env.items()},
+                start_new_session=True,
+                pass_fds=(write_end,),
+            )
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        self._audit = _AuditReader(read_end, self._proc, self.audit)
         self._ready = False
         self._set_up = False
         threading.Thread(target=self._drain_stderr, args=(self._proc,), daemon=True).start()
@@ -161,6 +222,8 @@ class WorkerProcess:
         """Kill the worker and everything it started (it leads its own process group)."""
         proc, self._proc = self._proc, None
         self._ready = False
+        if self._audit is not None:
+            self._audit.stopped = True
         if proc is None:
             return
         try:
@@ -179,3 +242,9 @@ class WorkerProcess:
                     stream.close()
             except OSError:
                 pass
+
+    def audit_findings(self, wait: float = 2.0) -> list[dict[str, Any]]:
+        """The findings so far; after :meth:`kill`, wait up to ``wait`` s for the last lines in the pipe."""
+        if self._audit is not None and self._proc is None:
+            self._audit.thread.join(wait)
+        return list(self.audit)

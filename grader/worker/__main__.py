@@ -41,8 +41,10 @@ def main() -> None:
     import torch  # noqa: F401 - import before student code so a student torch.py cannot shadow it
 
     from grader.protocol import read_message, write_message
+    from grader.worker import audit
     from grader.worker.ops import OPS, MissingName, describe_exception
 
+    audit.install(str(submission))  # after the grader's own imports, before any student code
     sys.path.insert(0, str(submission))
     write_message(proto_out, {"ready": True, "pid": os.getpid()})
     while True:

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cloudpickle
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from grader import contract
+from grader.worker import audit
 
 NOTEBOOK_FILES = ("*.ipynb",)
 MAX_KERNEL_DEATHS = 2
@@ -192,11 +192,11 @@ def load_namespace(namespace_file: Path) -> tuple[dict[str, Any], dict[str, str]
     """The collected objects by name, and the reasons names could not be loaded."""
     if not namespace_file.exists():
         return {}, {}
-    raw: dict[str, bytes] = cloudpickle.loads(namespace_file.read_bytes())
+    raw: dict[str, bytes] = audit.loads(namespace_file.read_bytes())
     found, problems = {}, {}
     for name, payload in raw.items():
         try:
-            found[name] = cloudpickle.loads(payload)
+            found[name] = audit.loads(payload)
         except Exception as exc:  # noqa: BLE001 - a name that cannot be restored is reported, not fatal
             problems[name] = f"could not be taken out of the kernel: {payload[:200]!r} ({exc})"
     return found, problems

@@ -207,7 +207,13 @@ def op_explain(request: dict[str, Any]) -> dict[str, Any]:
         "changes": sideeffects.changes(before, sideeffects.snapshot(model)),
         "input_modified": not torch.equal(x, x_before),
         "input_flags": [
-            name for name, changed in (("requires_grad", x.requires_grad), (".grad", x.grad is not None)) if changed
+            name
+            for name, changed in (
+                ("requires_grad", x.requires_grad),
+                (".grad", x.grad is not None),
+                ("hooks", sideeffects.tensor_hooks(x) > 0),
+            )
+            if changed
         ],
     }
 

@@ -1,0 +1,124 @@
+"""The worker's audit hook (grader/worker/audit.py).
+
+It reports what the submission's own frames do and nothing libraries do for their own work; it is proven
+in a separate interpreter (a hook cannot be removed from this one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+from grader.worker import audit
+
+STUDENT = """\
+import ctypes, gc, inspect, sys, torch
+def run():
+    exec("x = 1")
+    gc.get_referrers(run)
+    ctypes.string_at(id(run), 8)
+    inspect.currentframe()
+    getattr(sys, "_get" + "frame")(0)
+    try:
+        raise ValueError
+    except ValueError as exc:
+        exc.__traceback__.tb_frame
+    run.__code__.replace(co_name="renamed")  # its own code under its own file: audited when it runs
+    run.__code__.replace(co_filename=torch.__file__)  # posing as torch: would run unseen
+"""
+LIBRARIES = """\
+import dataclasses, inspect, logging, traceback, typing
+import torch
+def libraries():
+    # what honest code calls: libraries that use frames, exec and code objects for their own work
+    inspect.signature(libraries)
+    logging.getLogger("x").warning("a warning")
+    typing.NamedTuple("P", [("x", int)])
+    dataclasses.make_dataclass("D", ["a"])
+    traceback.format_stack()
+    torch.nn.Conv2d(1, 2, 3)(torch.zeros(1, 1, 5, 5)).sum().backward()
+"""
+DRIVER = """\
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+read_end, write_end = os.pipe()
+os.environ["CNN_GRADER_AUDIT_FD"] = str(write_end)
+from grader.worker import audit
+audit.install()
+import student, honest
+honest.libraries()
+student.run()
+os.close(write_end)
+with os.fdopen(read_end) as pipe:
+    print(json.dumps([json.loads(line) for line in pipe]))
+"""
+
+
+def test_the_hook_reports_the_submissions_frames_and_no_librarys(tmp_path: Path) -> None:
+    (tmp_path / "student.py").write_text(STUDENT)
+    (tmp_path / "honest.py").write_text(LIBRARIES)
+    proc = subprocess.run(
+        [sys.executable, "-c", DRIVER, str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    findings = json.loads(proc.stdout.splitlines()[-1])
+    assert all(f["file"] == str(tmp_path / "student.py") for f in findings), findings
+    by_line = {(f["event"], f["line"]) for f in findings}
+    assert {("compile", 3), ("exec", 3), ("gc.get_referrers", 4), ("sys._getframe", 6), ("sys._getframe", 7)} <= by_line
+    assert ("object.__getattr__", 11) in by_line  # a traceback's frame
+    assert any(event.startswith("ctypes.") and line == 5 for event, line in by_line)  # past ctypes' own frames
+    assert {line for event, line in by_line if event == "code.__new__"} == {13}
+
+
+PICKLES = """\
+import json, os, pickle, sys
+sys.path.insert(0, sys.argv[1])
+read_end, write_end = os.pipe()
+os.environ["CNN_GRADER_AUDIT_FD"] = str(write_end)
+from grader.worker import audit
+audit.install(sys.argv[1])
+import cloudpickle, student
+cloudpickle.register_pickle_by_value(student)
+restored = audit.loads(cloudpickle.dumps(student.run))  # what the notebook's kernel hands over honestly
+class Crafted:
+    def __reduce__(self):
+        return (exec, ("y = 2",))
+audit.loads(pickle.dumps(Crafted()))  # a reduction that runs in the worker's own frame
+os.close(write_end)
+with os.fdopen(read_end) as pipe:
+    print(json.dumps([json.loads(line) for line in pipe]))
+"""
+
+
+def test_restoring_a_kernels_functions_is_silent_and_a_crafted_pickle_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "student.py").write_text("def run():\n    return 1\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", PICKLES, str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    findings = json.loads(proc.stdout.splitlines()[-1])
+    assert {(f["event"], f["file"]) for f in findings} == {("compile", audit.PICKLED), ("exec", audit.PICKLED)}, (
+        findings
+    )
+
+
+def test_trusted_roots_are_where_imported_modules_came_from_and_never_hold_the_submission(tmp_path: Path) -> None:
+    borrowed = tmp_path / "borrowed"
+    borrowed.mkdir()
+    (borrowed / "borrowed_lib.py").write_text("X = 1\n")
+    sys.path.append(str(borrowed))
+    try:
+        import borrowed_lib  # noqa: F401 - a library the worker imports before the hook, from a folder of its own
+
+        assert str(borrowed) + os.sep in audit.trusted_roots(str(ROOT / "solutions"))
+        assert str(borrowed) + os.sep not in audit.trusted_roots(str(tmp_path))  # it lies inside the submission
+    finally:
+        sys.path.remove(str(borrowed))
+        sys.modules.pop("borrowed_lib", None)
+    solutions = str(ROOT / "solutions")
+    assert not any((solutions + os.sep).startswith(root) for root in audit.trusted_roots(solutions))

@@ -50,6 +50,10 @@ RUNTIME_ATTACKS = {  # no parser sees these: the worker's audit hook does (grade
         _sys = getattr(torch, "s" + "ys")
         _frame = getattr(_sys, "_get" + "frame")(0)
     """,
+    "a code object posing as torch's": """
+        _code = getattr(lambda: 0, "__co" + "de__")
+        _posing = getattr(_code, "rep" + "lace")(co_filename=torch.__file__)
+    """,
     "close the audit channel": """
         import os as _os
         _env = dict(v.split(b"=", 1) for v in open("/proc/self/environ", "rb").read().split(b"\\0") if b"=" in v)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+import functools
+import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import hypothesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
+from grader import atomic
+from grader.data import cache_dir
 from grader.judge.faults import CheckFailure, SubmissionFault, WorkerFault
 
 SETTINGS = settings(
@@ -63,11 +70,36 @@ def run_property(strategy: st.SearchStrategy[Any], test: Callable[[Any], None], 
 BATCH_TIMEOUT = 5.0  # s for all of a property's calls at once; slower code is asked one call at a time
 
 
+@functools.cache
+def _checks_digest() -> str:
+    """The checks' sources: a strategy built from a named function changes its cases, not its description."""
+    files = sorted(Path(__file__).parent.glob("*.py"))
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+
+
 def drawn_cases(strategy: st.SearchStrategy[Any], seed: int = 0) -> list[Any]:
     """The cases :func:`run_property` draws from ``strategy`` at ``seed`` while every case passes (a dry run:
-    nothing is asked of the worker). Drawing is deterministic, so the real run draws them again."""
+    nothing is asked of the worker). Drawing is deterministic, so the real run draws them again.
+
+    A dry run costs about 0.3 s of hypothesis; its cases (plain literals) are kept in the judge's cache
+    folder, keyed by the strategy's description, the seed, hypothesis' version and the checks' sources.
+    """
+    identity = repr((repr(strategy), seed, hypothesis.__version__, SETTINGS.max_examples, _checks_digest()))
+    path = cache_dir() / "cases" / f"{hashlib.sha256(identity.encode()).hexdigest()[:40]}.txt"
+    try:
+        stored = ast.literal_eval(path.read_text(encoding="utf-8"))
+        if isinstance(stored, list):
+            return stored
+    except (OSError, ValueError, SyntaxError, MemoryError, RecursionError):
+        pass
     seen: list[Any] = []
     run_property(strategy, seen.append, seed)
+    text = repr(seen)
+    try:
+        if ast.literal_eval(text) == seen:  # only cases that read back as they were drawn
+            atomic.write_text(path, text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        pass
     return seen
 
 

@@ -12,6 +12,7 @@ class: the worker's word is not evidence.) Entries are JSON written by the judge
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -95,3 +96,59 @@ class ObservationCache:
             return
         entry = self._entry(request, content)
         atomic.write_text(entry, json.dumps({"value": value}))
+
+    def get_with_arrays(self, request: dict[str, Any]) -> Any | None:
+        """Like :meth:`get`, for a value holding numpy arrays stored by :meth:`put_with_arrays`."""
+        if not self.enabled:
+            return None
+        entry = self._entry(request)
+        try:
+            value = json.loads(entry.read_text())["value"]
+            with np.load(entry.with_suffix(".npz"), allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+            return _with_arrays(value, arrays)
+        except (OSError, ValueError, KeyError, TypeError):  # missing, torn or foreign: compute afresh
+            return None
+
+    def put_with_arrays(self, request: dict[str, Any], value: Any) -> None:
+        """Store a value holding numpy arrays (a network's export): JSON beside an ``.npz`` (no pickles)."""
+        if not self.enabled:
+            return
+        arrays: dict[str, np.ndarray] = {}
+        try:
+            plain = _without_arrays(value, arrays)
+        except ValueError:  # it holds the marker itself: not stored
+            return
+        entry = self._entry(request)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        atomic.write_bytes(entry.with_suffix(".npz"), buffer.getvalue())  # before the JSON that points at it
+        atomic.write_text(entry, json.dumps({"value": plain}))
+
+
+ARRAY = "$cached-array"  # marks an array in a stored value
+
+
+def _without_arrays(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """``value`` with each array replaced by ``{ARRAY: name}``; ValueError when it holds that key already."""
+    if isinstance(value, np.ndarray):
+        name = f"a{len(arrays)}"
+        arrays[name] = value
+        return {ARRAY: name}
+    if isinstance(value, dict):
+        if ARRAY in value:
+            raise ValueError(ARRAY)
+        return {key: _without_arrays(item, arrays) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_arrays(item, arrays) for item in value]
+    return value
+
+
+def _with_arrays(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {ARRAY}:
+            return arrays[value[ARRAY]]
+        return {key: _with_arrays(item, arrays) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_arrays(item, arrays) for item in value]
+    return value

@@ -3,13 +3,15 @@
 Instructors only (the student bundle has neither ``reference/`` nor this module). Each ``reference_*``
 function answers one kind of question on given inputs; :func:`build` asks them the public checks'
 questions and returns what ``grader/vectors`` stores; the hidden checks ask them their own questions at
-grading time, so no hidden expected value is ever written down. ``python -m grader.vectors [DIR]`` writes
+grading time, so no hidden expected value is written into the package (the reference layer tables, slow
+to export, are kept in the judge's private cache folder). ``python -m grader.vectors [DIR]`` writes
 ``tables.json`` and ``arrays.npz`` (default: ``grader/vectors/``).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import zipfile
@@ -19,9 +21,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from grader import testmodels
+from grader import atomic, netgraph, testmodels
 from grader.checks import check_gradcam, check_quadrant, check_training
 from grader.checks.check_gradcam import CamCase
+from grader.data import cache_dir
+from grader.judge import networks
 from grader.judge.networks import example_batch
 from grader.netgraph import GraphNet, export_network
 from grader.vectors import ARRAYS_FILE, TABLES_FILE, VECTORS_DIR
@@ -48,12 +52,36 @@ def reference_saliency(case: CamCase) -> np.ndarray:
     return gradcam.saliency_map(model, torch.from_numpy(case.x()), torch.tensor(case.target_class)).numpy()
 
 
+# what a reference layer table follows from: a change to any of these files computes it afresh
+_TABLE_SOURCES = (quadrant, check_quadrant, netgraph, networks)
+
+
 def _reference_table(num_channel: int) -> dict:
-    """The reference QuadrantNet judged as a student's is: exported, rebuilt, read by the same code."""
+    """The reference QuadrantNet's ``rows`` and ``ops``, judged as a student's is: exported, rebuilt, read by
+    the same code (:func:`grader.checks.check_quadrant.table`).
+
+    torch.export costs the judge about 1.5 s a call (3.2 s of a cached grading, measured 2026-12-04), so
+    the table is kept in the judge's private cache folder (:func:`grader.data.cache_dir`, beside its secret
+    key; never in the package or a student's reach), keyed by the sources it follows from and torch's version.
+    """
+    identity = {
+        "num_channel": num_channel,
+        "torch": torch.__version__,
+        "sources": {m.__name__: hashlib.sha256(Path(m.__file__).read_bytes()).hexdigest() for m in _TABLE_SOURCES},
+    }
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:40]
+    path = cache_dir() / "reference" / f"quadrant_table_{digest}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        pass
     torch.manual_seed(0)
     model = quadrant.QuadrantNet(num_channel=num_channel)
     net = GraphNet.from_export(export_network(model, example_batch(), dynamic_size=False))
-    return check_quadrant.table(net)
+    full = check_quadrant.table(net)
+    table = {"rows": [[kind, list(shape), params] for kind, shape, params in full["rows"]], "ops": full["ops"]}
+    atomic.write_text(path, json.dumps(table))
+    return table
 
 
 def reference_rows(num_channel: int) -> list[list[Any]]:

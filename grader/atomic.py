@@ -9,10 +9,7 @@ from pathlib import Path
 
 def write_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` (UTF-8) in one rename; creates the parent folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}.{threading.get_ident()}")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_bytes(path, text.encode("utf-8"))
 
 
 def write_bytes(path: Path, data: bytes) -> None:

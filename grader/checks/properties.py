@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import functools
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from hypothesis import strategies as st
 from grader import atomic
 from grader.data import cache_dir
 from grader.judge.faults import CheckFailure, SubmissionFault, WorkerFault
+from grader.judge.obscache import sources_digest
 
 SETTINGS = settings(
     max_examples=150,
@@ -70,11 +70,9 @@ def run_property(strategy: st.SearchStrategy[Any], test: Callable[[Any], None], 
 BATCH_TIMEOUT = 5.0  # s for all of a property's calls at once; slower code is asked one call at a time
 
 
-@functools.cache
 def _checks_digest() -> str:
     """The checks' sources: a strategy built from a named function changes its cases, not its description."""
-    files = sorted(Path(__file__).parent.glob("*.py"))
-    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+    return sources_digest(*sorted(Path(__file__).parent.glob("*.py")))
 
 
 def drawn_cases(strategy: st.SearchStrategy[Any], seed: int = 0) -> list[Any]:

@@ -9,8 +9,6 @@ reported once, for every check that needs it.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ import torch
 
 from grader import netgraph
 from grader.judge.faults import SubmissionFault
-from grader.judge.obscache import content_digest
+from grader.judge.obscache import content_digest, sources_digest
 from grader.judge.session import GradingSession
 from grader.netgraph import GraphNet, NetworkRefused
 
@@ -84,12 +82,10 @@ def network(grading: GradingSession, target: str, init: dict[str, Any] | None = 
     return grading.memo(("network", target, repr(sorted(init.items()))), build)
 
 
-@functools.cache
 def _exporter_digest() -> str:
     """The export's format follows from these sources: a stored export is only reused with the same ones."""
     exporter = Path(netgraph.__file__)
-    files = (exporter, exporter.parent / "worker" / "ops.py")  # read, not imported: ops is the worker's
-    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+    return sources_digest(exporter, exporter.parent / "worker" / "ops.py")  # read, not imported: the worker's
 
 
 def example_batch(shape: tuple[int, ...] = EXAMPLE) -> torch.Tensor:

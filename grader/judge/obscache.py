@@ -11,6 +11,7 @@ class: the worker's word is not evidence.) Entries are JSON written by the judge
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -30,6 +31,12 @@ VERSION = 1
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@functools.cache
+def sources_digest(*files: Path) -> str:
+    """A hash of source files' bytes (once per process): what a stored value follows from besides its inputs."""
+    return _digest(b"".join(Path(f).read_bytes() for f in files))
 
 
 def content_digest(value: Any) -> str:

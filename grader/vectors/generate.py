@@ -27,6 +27,7 @@ from grader.checks.check_gradcam import CamCase
 from grader.data import cache_dir
 from grader.judge import networks
 from grader.judge.networks import example_batch
+from grader.judge.obscache import sources_digest
 from grader.netgraph import GraphNet, export_network
 from grader.vectors import ARRAYS_FILE, TABLES_FILE, VECTORS_DIR
 from reference import gradcam, quadrant, shapes, training
@@ -67,7 +68,7 @@ def _reference_table(num_channel: int) -> dict:
     identity = {
         "num_channel": num_channel,
         "torch": torch.__version__,
-        "sources": {m.__name__: hashlib.sha256(Path(m.__file__).read_bytes()).hexdigest() for m in _TABLE_SOURCES},
+        "sources": sources_digest(*(Path(m.__file__) for m in _TABLE_SOURCES)),
     }
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:40]
     path = cache_dir() / "reference" / f"quadrant_table_{digest}.json"

@@ -3,13 +3,15 @@
     CNN_GRADER_SECRET=calibration .venv/bin/python bench/calibrate_quadrant.py [--seeds 0 1 ... 9]
         [--epochs 2 3] [--data-root DIR] [--save FILE] [--load FILE]
 
-Trains each design with the grader's own trainer (grader/trainer.py, the checks' learning rate and batch
-size) on the grading split's top-left digits, measures top-left and bottom-right accuracy on the held-out
-digits exactly as grading does (secret offsets, grader/judge/testdigits.py; ``CNN_GRADER_SECRET`` fixes them)
-after each epoch count in ``--epochs`` (one run per design and seed: the first epochs of a longer run are the
-shorter run), and prints per budget: a Markdown table (min-max over seeds), and each design's verdicts under
-the rules of grader/checks/check_robustness.py, with the borderline re-measurement, and the false-fail and
-false-pass rates. ``--save`` keeps the raw measurements (JSON) and ``--load`` re-applies the rules to them.
+Trains each design as grading trains a student's network (exported with torch.export, rebuilt from its graph
+in the judge's training form: grader/netgraph.py, grader/fastgraph.py) with the grader's own trainer
+(grader/trainer.py, the checks' learning rate and batch size) on the grading split's top-left digits, measures
+top-left and bottom-right accuracy on the held-out digits exactly as grading does (secret offsets,
+grader/judge/testdigits.py; ``CNN_GRADER_SECRET`` fixes them) after each epoch count in ``--epochs`` (one run
+per design and seed: the first epochs of a longer run are the shorter run), and prints per budget: a Markdown
+table (min-max over seeds), and each design's verdicts under the rules of grader/checks/check_robustness.py,
+with the borderline re-measurement, and the false-fail and false-pass rates. ``--save`` keeps the raw
+measurements (JSON) and ``--load`` re-applies the rules to them.
 Paste the tables into docs/calibration.md.
 """
 
@@ -28,7 +30,10 @@ from torch import nn
 
 from grader.checks import check_robustness as rules
 from grader.data import load_split
+from grader.fastgraph import training_form
+from grader.judge.networks import example_batch
 from grader.judge.testdigits import test_canvases
+from grader.netgraph import GraphNet, export_network
 from grader.quadrants import digits_to_canvas
 from grader.trainer import predict, train_classifier
 from reference.quadrant import QuadrantNet, RobustQuadrantNet
@@ -83,16 +88,23 @@ DESIGNS = {
 }
 
 
+def as_graded(model: nn.Module, kind: str) -> GraphNet:
+    """``model`` as the judge trains it: exported (H and W free unless it is the specified flatten network, as
+    grader/judge/networks.py exports them), rebuilt, in its training form."""
+    exported = export_network(model, example_batch(), dynamic_size=kind != "flatten")
+    return training_form(GraphNet.from_export(exported))
+
+
 def measure(split, seeds: list[int], epochs: list[int]) -> list[dict]:
     """Raw accuracies: one record per design, seed and epoch count."""
     train_x = digits_to_canvas(split.train_digits, "top_left")
     train_y = torch.from_numpy(split.train_labels)
     records = []
-    for name, (make, _) in DESIGNS.items():
+    for name, (make, kind) in DESIGNS.items():
         for seed in seeds:
             tests = test_canvases(split.test_digits, seed)
             torch.manual_seed(seed)
-            model = make()
+            model = as_graded(make(), kind)
             start = time.perf_counter()
 
             def after(epoch: int, model=model, seed=seed, name=name, start=start, tests=tests) -> None:

@@ -1,16 +1,20 @@
-"""How fast the judge trains a student network, against this machine's own sgemm rate, and what OpenMP's
-wait policy does to two trainings side by side (``cnn-grader batch -j 2``, the test suite's two processes).
+"""How fast the judge trains a student network, against this machine's own sgemm rate, measured in one run;
+and what OpenMP's wait policy does to two trainings side by side (``cnn-grader batch -j 2``, the test suite).
 
-    .venv/bin/python bench/train_speed.py
+    .venv/bin/python bench/train_speed.py [--images 4000]
 
-Prints the sgemm rate (2048 x 2048 float32 matrix products), the training rate of the reference
-RobustQuadrantNet and QuadrantNet over one epoch of 4,000 canvases (FLOPs counted by
-``torch.utils.flop_counter`` on one batch, forward and backward), their ratio, and the wall time of two
-such trainings run at once with ``OMP_WAIT_POLICY`` ACTIVE and PASSIVE (grader/__init__.py sets PASSIVE).
+The networks are the model answers' QuadrantNet and RobustQuadrantNet, trained as the robustness checks
+train them: exported by torch.export, rebuilt from the graph (grader/netgraph.py), one epoch with the grader's
+trainer (Adam, batch 64) on random canvases. Three forms of each: the eager module, the rebuilt graph as
+exported, and the rebuilt graph's training form (grader/fastgraph.py: channels-last, max pool before ReLU),
+which is what grading trains. FLOPs are counted by ``torch.utils.flop_counter`` on one batch, forward and
+backward; rates are divided by the sgemm rate (2048 x 2048 float32 products) measured in the same run.
 """
 
 from __future__ import annotations
 
+import argparse
+import copy
 import os
 import subprocess
 import sys
@@ -43,24 +47,39 @@ def sgemm_rate(n: int = 2048, repeats: int = 10) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
-def training_rate(net_name: str, n: int = 4000) -> float:
+def forms(net_name: str) -> dict:
+    """The eager module, the rebuilt graph as exported and its training form (all with the same weights)."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
     sys.path.insert(0, str(ROOT / "solutions"))
     import quadrant
 
+    from grader.fastgraph import training_form
+    from grader.netgraph import GraphNet, export_network
+
+    torch.manual_seed(0)
+    eager = getattr(quadrant, net_name)()
+    graph = GraphNet.from_export(export_network(eager, torch.zeros(2, 1, 56, 56), net_name.startswith("Robust")))
+    return {"eager module": eager, "rebuilt graph": graph, "training form": training_form(graph)}
+
+
+def training_rate(model, images: int) -> float:
+    """GFLOP/s of one epoch of ``images`` random canvases (after one batch to warm up)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
     from grader.trainer import Budget, train_classifier
 
     torch.manual_seed(0)
-    net = getattr(quadrant, net_name)()
-    x, y = torch.rand(n, 1, 56, 56), torch.randint(10, (n,))
+    x, y = torch.rand(images, 1, 56, 56), torch.randint(10, (images,))
     budget = Budget(epochs=1)
+    probe = copy.deepcopy(model).train()
     with FlopCounterMode(display=False) as counter:
-        torch.nn.functional.cross_entropy(net(x[: budget.batch_size]), y[: budget.batch_size]).backward()
-    flops = counter.get_total_flops() * n / budget.batch_size
+        torch.nn.functional.cross_entropy(probe(x[: budget.batch_size]), y[: budget.batch_size]).backward()
+    flops = counter.get_total_flops() * images / budget.batch_size
+    train_classifier(copy.deepcopy(model), x[: budget.batch_size], y[: budget.batch_size], budget, "cpu")
     start = time.perf_counter()
-    train_classifier(net, x, y, budget, "cpu")
+    train_classifier(model, x, y, budget, "cpu")
     return flops / (time.perf_counter() - start) / 1e9
 
 
@@ -72,18 +91,25 @@ def side_by_side(policy: str) -> list[float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=4000, help="canvases per measured epoch")
+    parser.add_argument("--no-side-by-side", action="store_true", help="skip the OpenMP wait-policy comparison")
+    args = parser.parse_args()
     import torch
 
     policy = os.environ.get("OMP_WAIT_POLICY")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY={policy}")
     sgemm = sgemm_rate()
     print(f"sgemm: {sgemm:.1f} GFLOP/s")
-    for name in ("RobustQuadrantNet", "QuadrantNet"):
-        rate = training_rate(name)
-        print(f"training {name}: {rate:.1f} GFLOP/s = {rate / sgemm:.2f} x sgemm")
-    for policy in ("ACTIVE", "PASSIVE"):
-        walls = side_by_side(policy)
-        print(f"two trainings at once, OMP_WAIT_POLICY={policy}: " + ", ".join(f"{w:.1f} s" for w in walls))
+    for name in ("QuadrantNet", "RobustQuadrantNet"):
+        for form, model in forms(name).items():
+            rate = training_rate(model, args.images)
+            print(f"training {name}, {form}: {rate:.1f} GFLOP/s = {rate / sgemm:.2f} x sgemm")
+    print(f"sgemm again: {sgemm_rate():.1f} GFLOP/s")
+    if not args.no_side_by_side:
+        for policy in ("ACTIVE", "PASSIVE"):
+            walls = side_by_side(policy)
+            print(f"two trainings at once, OMP_WAIT_POLICY={policy}: " + ", ".join(f"{w:.1f} s" for w in walls))
 
 
 if __name__ == "__main__":

@@ -18,9 +18,10 @@ import pytest
 from grader.checks.registry import TIER_CHOICES, check_paths, hidden_dir
 from grader.course import ConfigError, CourseConfig, course_text, render_toml
 from grader.course import load as load_course
+from grader.judge import launch
 from grader.judge.faults import GRADER_FAULT_EXIT
+from grader.judge.faults import REFUSAL as REFUSAL_PREFIX
 from grader.late import LatePolicy
-from grader.plugin import REFUSAL as REFUSAL_PREFIX
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 COMPLETED = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
@@ -198,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             extra += ["--junitxml", str(args.junit_xml)]
         if args.report_json:
             extra += ["--report-json", str(args.report_json)]
+        launch.prestart(args.sandbox)  # the worker's sandbox starts while pytest loads torch and the checks
         code = pytest.main([*pytest_args(args.submission, args), *extra])
         if code in COMPLETED:
             print(f"results: {args.out / 'results.json'}\nfeedback: {args.out / 'feedback.md'}, feedback.html")
@@ -210,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.path.exists():
         parser.error(f"{args.path} does not exist; run from your course folder or pass the path to your modules")
+    launch.prestart(args.sandbox)
     code = pytest.main(pytest_args(args.path, args))
     return 1 if code == pytest.ExitCode.TESTS_FAILED else _exit_code(code)
 

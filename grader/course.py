@@ -38,9 +38,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from grader.budget import Budget
 from grader.checks.registry import CheckSpec
 from grader.late import LatePolicy
-from grader.trainer import Budget
 
 CONFIG_NAME = "course.toml"
 BESIDE_CHECKS = Path(__file__).parent / "checks" / CONFIG_NAME
@@ -67,7 +67,7 @@ class CheckSettings:
 class Robustness:
     """The robustness checks' training budget and thresholds (grader/checks/check_robustness.py)."""
 
-    epochs: int = Budget.epochs  # the trainer's own defaults (grader/trainer.py)
+    epochs: int = Budget.epochs  # the trainer's own defaults (grader/budget.py)
     batch_size: int = Budget.batch_size
     lr: float = Budget.lr
     learns_top_left: float = 0.70

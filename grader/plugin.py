@@ -28,7 +28,14 @@ import pytest
 from grader.checks.registry import TIER_CHOICES, HiddenTierMissing, check_paths, hidden_dir, spec_of
 from grader.course import ConfigError, CourseConfig
 from grader.course import load as load_course
-from grader.judge.faults import GRADER_FAULT_EXIT, CheckFailure, GraderFault, StudentError, SubmissionFault
+from grader.judge.faults import (
+    GRADER_FAULT_EXIT,
+    REFUSAL,
+    CheckFailure,
+    GraderFault,
+    StudentError,
+    SubmissionFault,
+)
 from grader.judge.sandbox import SandboxUnavailable
 from grader.judge.session import GradeOptions, GradingSession, tampering_message
 from grader.judge.submission import BadSubmission
@@ -37,7 +44,6 @@ from grader.results import TAMPERING, CheckResult, GradeReport, write_json
 CHECKS_DIR = Path(__file__).parent / "checks"
 PUBLIC_ONLY_NOTE = "public checks only: the final grade also runs hidden checks (the same functions, other inputs)"
 DATA_FIXTURE = "digits"
-REFUSAL = "cannot grade"  # the submission cannot be read (exit 2)
 GRADER_FAULT = "grader fault"  # the grader cannot grade at all (exit 3): never the student's 0
 
 

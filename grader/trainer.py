@@ -8,22 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass(frozen=True)
-class Budget:
-    """The fixed training budget, calibrated in docs/calibration.md."""
-
-    epochs: int = 2
-    batch_size: int = 64
-    lr: float = 3e-3
-    seed: int = 0
+from grader.budget import Budget
 
 
 class TrainingTooLong(Exception):

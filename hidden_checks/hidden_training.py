@@ -18,7 +18,12 @@ from grader.checks.registry import check
 from grader.judge import expect
 from grader.judge.faults import CheckFailure
 from grader.judge.session import GradingSession
-from grader.vectors.generate import reference_epoch, reference_evaluate, reference_fit
+from grader.vectors import generate
+
+# the same questions in every grading at a seed: answered from the judge's cache after the first
+reference_epoch = generate.kept(generate.reference_epoch)
+reference_evaluate = generate.kept(generate.reference_evaluate)
+reference_fit = generate.kept(generate.reference_fit)
 
 FEATURES, CLASSES = 5, 4
 EPOCH_MODEL = {"name": "probe_mlp", "seed": 23, "features": FEATURES, "classes": CLASSES}

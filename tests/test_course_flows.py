@@ -264,9 +264,10 @@ def test_a_sandbox_that_cannot_run_is_a_grader_fault(tmp_path: Path) -> None:
 
 def test_a_worker_that_cannot_start_is_a_grader_fault() -> None:
     from grader.judge.faults import GraderFault
-    from grader.judge.worker_process import WorkerProcess
+    from grader.judge.worker_process import PlainLauncher, WorkerProcess
 
-    worker = WorkerProcess([sys.executable, "-c", "import sys; sys.exit(1)"], Path.cwd(), dict(os.environ))
+    failing = [sys.executable, "-c", "import sys; sys.exit(1)"]
+    worker = WorkerProcess(PlainLauncher(failing, Path.cwd(), dict(os.environ)))
     with pytest.raises(GraderFault, match="could not start its worker"):
         worker.request({"op": "load"}, 10.0)
 

@@ -1128,7 +1128,8 @@ def test_signals_aimed_outside_the_worker(attack: Attack) -> None:
     graded = attack.grade(attack.shapes(SIGNALS_OUTSIDE), "-k", "check_shapes", "--sandbox", "bwrap")
     honest(graded, SHAPES - {"shapes/count_parameters"})
     tried = seen(graded, "shapes/count_parameters", "SIG")
-    assert tried["getppid"] == 1, tried  # the worker's parent is the namespace's init, not the judge
+    # the worker's parent is in its own PID namespace (its init, or the worker template, PID 2), not the judge
+    assert tried["getppid"] in (1, 2), tried
     assert tried["kill_parent"] == "PermissionError" and tried["kill_init"] == "PermissionError", tried
     attack.assert_contained(graded)
 
@@ -1188,6 +1189,8 @@ def count_parameters(*args, **kwargs):
         "visible": [p for p in paths if os.path.exists(p)],
         "uid": os.getuid(),
         "pids": len([p for p in os.listdir("/proc") if p.isdigit()]),
+        "status": [line for line in open("/proc/self/status").read().splitlines()
+                   if line.startswith(("Cap", "Groups", "NoNewPrivs", "Uid", "Gid"))],
     }
     raise RuntimeError("SEEN" + json.dumps(info) + "END")
 """
@@ -1210,7 +1213,12 @@ def test_environment_shows_no_data_and_no_judge(attack: Attack) -> None:
     if SANDBOXED:
         assert info["visible"] == [], info
         assert info["uid"] in sandbox.SANDBOX_UIDS or os.geteuid() != 0, info
-        assert info["pids"] <= 4, info  # its own PID namespace: init and the worker (and its threads' parent)
+        assert info["pids"] <= 4, info  # its own PID namespace: init, the worker template and the worker
+        status = dict(line.split(":", 1) for line in info["status"])
+        assert status["NoNewPrivs"].strip() == "1", info
+        if os.geteuid() == 0:  # root drops to the grading's user, with no group and no capability in any set
+            assert all(status[f"Cap{s}"].strip() == "0000000000000000" for s in ("Inh", "Prm", "Eff", "Bnd", "Amb"))
+            assert status["Groups"].strip() == "" and set(status["Uid"].split()) == {str(info["uid"])}, info
     attack.assert_contained(graded)
 
 

@@ -22,21 +22,24 @@ more seeds and the median of the three decides; the message says so. :func:`sett
 
 from __future__ import annotations
 
-import copy
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from grader import fastgraph, trainer
 from grader.checks.registry import check
 from grader.course import Robustness
+from grader.fastgraph import training_form
 from grader.judge import testdigits
 from grader.judge.digits import PreparedDigits
 from grader.judge.faults import CheckFailure, GraderFault, SubmissionFault
 from grader.judge.networks import network
+from grader.judge.obscache import sources_digest
 from grader.judge.session import GradingSession
 from grader.quadrants import digits_to_canvas
 from grader.trainer import Budget, TrainingTooLong, predict, train_classifier
@@ -60,6 +63,8 @@ ILLUSTRATES = {  # the check whose verdict a network's accuracy bars and confusi
     "RobustQuadrantNet": "robustness/robust_net_keeps_bottom_right",
 }
 QUADRANT_NET, ROBUST_NET = "quadrant.QuadrantNet", "quadrant.RobustQuadrantNet"
+# how a network is trained and tested: stored accuracies follow from these files too
+TRAINER_SOURCES = sources_digest(Path(trainer.__file__), Path(fastgraph.__file__))
 
 
 # --- the rules ---------------------------------------------------------------------------------------------
@@ -144,7 +149,7 @@ def confusion(labels: np.ndarray, predictions: np.ndarray, classes: int = 10) ->
 def _train_and_test(grading: GradingSession, digits: PreparedDigits, target: str, seed: int) -> dict:
     """Train a copy of the rebuilt network with ``seed``; the accuracies and the bottom-right confusion matrix."""
     name = target.split(".")[1]
-    net = copy.deepcopy(network(grading, target))
+    net = training_form(network(grading, target))  # a copy: the exported network stays as it was
     budget = budget_of(grading.options.robustness, seed)
     n = len(digits.split.train_digits)
     grading.progress(f"training {name} on {n:,} top-left digits ({budget.epochs} epochs, seed {seed}) ...")
@@ -185,6 +190,7 @@ def run(grading: GradingSession, digits: PreparedDigits, target: str, index: int
             "digits": digits.digest,
             "offsets": testdigits.identity(seed),
             "observed": "scores+confusion",
+            "trainer": TRAINER_SOURCES,
         }
         grading.require(target)
         graph = network(grading, target).digest  # the judge trains this graph: the same graph, the same result

@@ -103,7 +103,8 @@ def _int_property(
     """``qualname`` on every case of ``cases`` equals ``expected_fn``; the hint fits the smallest failing case."""
     name = qualname.split(".")[1]
     grading.require(qualname)
-    answers = Prefetched(grading, qualname, drawn_cases(cases, grading.options.seed))  # one round trip
+    drawn = drawn_cases(cases, grading.options.seed)
+    answers = Prefetched(grading, qualname, drawn)  # one round trip
 
     def test(case: dict[str, Any]) -> None:
         what = call_repr(name, case)
@@ -115,7 +116,7 @@ def _int_property(
             raise CheckFailure(f"{what} returned {value}, expected {expected}.", hint=hint)
 
     grading.require(qualname)
-    run_property(cases, test, grading.options.seed)
+    run_property(cases, test, grading.options.seed, drawn)
 
 
 SIZE_HINTS = {
@@ -228,7 +229,8 @@ def test_quadrant_net_shapes(grading: GradingSession) -> None:
     grading.require(qualname)
     cases = st.fixed_dictionaries({"num_channel": st.integers(1, 16), "input_size": st.integers(16, 100)})
     first = {"num_channel": 8, "input_size": 56}
-    answers = Prefetched(grading, qualname, [first, *drawn_cases(cases, grading.options.seed)])  # one round trip
+    drawn = drawn_cases(cases, grading.options.seed)
+    answers = Prefetched(grading, qualname, [first, *drawn])  # one round trip
 
     def test(case: dict[str, Any]) -> None:
         what = call_repr("quadrant_net_shapes", case)
@@ -243,4 +245,4 @@ def test_quadrant_net_shapes(grading: GradingSession) -> None:
             raise CheckFailure(f"{what} returned {got}, expected {expected}.")
 
     test(first)
-    run_property(cases, test, grading.options.seed)
+    run_property(cases, test, grading.options.seed, drawn)

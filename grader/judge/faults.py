@@ -7,6 +7,8 @@ Anything else escaping a check is a grader bug and is reported as such.
 
 from __future__ import annotations
 
+REFUSAL = "cannot grade"  # the submission cannot be read (exit 2)
+
 
 class CheckFailure(AssertionError):
     """The submission answered, and the answer is wrong."""

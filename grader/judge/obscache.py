@@ -106,47 +106,58 @@ class ObservationCache:
 
     def get_with_arrays(self, request: dict[str, Any]) -> Any | None:
         """Like :meth:`get`, for a value holding numpy arrays stored by :meth:`put_with_arrays`."""
-        if not self.enabled:
-            return None
-        entry = self._entry(request)
-        try:
-            value = json.loads(entry.read_text())["value"]
-            with np.load(entry.with_suffix(".npz"), allow_pickle=False) as archive:
-                arrays = {name: archive[name] for name in archive.files}
-            return _with_arrays(value, arrays)
-        except (OSError, ValueError, KeyError, TypeError):  # missing, torn or foreign: compute afresh
-            return None
+        return read_with_arrays(self._entry(request)) if self.enabled else None
 
     def put_with_arrays(self, request: dict[str, Any], value: Any) -> None:
         """Store a value holding numpy arrays (a network's export): JSON beside an ``.npz`` (no pickles)."""
-        if not self.enabled:
-            return
-        arrays: dict[str, np.ndarray] = {}
-        try:
-            plain = _without_arrays(value, arrays)
-        except ValueError:  # it holds the marker itself: not stored
-            return
-        entry = self._entry(request)
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        atomic.write_bytes(entry.with_suffix(".npz"), buffer.getvalue())  # before the JSON that points at it
-        atomic.write_text(entry, json.dumps({"value": plain}))
+        if self.enabled:
+            write_with_arrays(self._entry(request), value)
+
+
+def read_with_arrays(entry: Path) -> Any | None:
+    """The value :func:`write_with_arrays` stored at ``entry`` (arrays read with ``allow_pickle=False``), else
+    None: missing, torn or foreign entries are computed afresh."""
+    try:
+        value = json.loads(entry.read_text())["value"]
+        with np.load(entry.with_suffix(".npz"), allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        return _with_arrays(value, arrays)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_with_arrays(entry: Path, value: Any) -> None:
+    """Store plain data holding numpy arrays and tuples at ``entry``: JSON beside an ``.npz``. A value that
+    holds the markers themselves is not stored."""
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        plain = _without_arrays(value, arrays)
+    except ValueError:
+        return
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic.write_bytes(entry.with_suffix(".npz"), buffer.getvalue())  # before the JSON that points at it
+    atomic.write_text(entry, json.dumps({"value": plain}))
 
 
 ARRAY = "$cached-array"  # marks an array in a stored value
+TUPLE = "$cached-tuple"  # marks a tuple (JSON has lists only)
 
 
 def _without_arrays(value: Any, arrays: dict[str, np.ndarray]) -> Any:
-    """``value`` with each array replaced by ``{ARRAY: name}``; ValueError when it holds that key already."""
+    """``value`` with each array replaced by ``{ARRAY: name}`` and each tuple by ``{TUPLE: [...]}``; ValueError
+    when it holds one of those keys already."""
     if isinstance(value, np.ndarray):
         name = f"a{len(arrays)}"
         arrays[name] = value
         return {ARRAY: name}
     if isinstance(value, dict):
-        if ARRAY in value:
+        if ARRAY in value or TUPLE in value:
             raise ValueError(ARRAY)
         return {key: _without_arrays(item, arrays) for key, item in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, tuple):
+        return {TUPLE: [_without_arrays(item, arrays) for item in value]}
+    if isinstance(value, list):
         return [_without_arrays(item, arrays) for item in value]
     return value
 
@@ -155,6 +166,8 @@ def _with_arrays(value: Any, arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(value, dict):
         if set(value) == {ARRAY}:
             return arrays[value[ARRAY]]
+        if set(value) == {TUPLE}:
+            return tuple(_with_arrays(item, arrays) for item in value[TUPLE])
         return {key: _with_arrays(item, arrays) for key, item in value.items()}
     if isinstance(value, list):
         return [_with_arrays(item, arrays) for item in value]

@@ -119,9 +119,21 @@ def _readonly_roots() -> list[Path]:
 
 
 def bwrap_command(
-    worker: list[str], *, submission: Path, inputs: Path, scratch: Path, env: dict[str, str], limits: Limits
+    worker: list[str],
+    *,
+    submission: Path,
+    inputs: Path,
+    scratch: Path,
+    env: dict[str, str],
+    limits: Limits,
+    switch_user: bool = True,
 ) -> list[str]:
-    """The bubblewrap command line that runs ``worker`` confined (``worker[0]`` is the Python binary)."""
+    """The bubblewrap command line that runs ``worker`` confined (``worker[0]`` is the Python binary).
+
+    Started as root, ``worker`` runs as the grading's user (:func:`sandbox_uid`), or, with ``switch_user``
+    False (the worker template, which switches each worker it forks itself), as the sandbox's root with only
+    the capabilities to change user and to stop those workers (``kill`` reaches the sandbox's PID namespace only).
+    """
     args = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     args += ["--die-with-parent", "--new-session", "--clearenv"]
     args += ["--ro-bind", "/usr", "/usr"]
@@ -163,8 +175,11 @@ def bwrap_command(
     if os.geteuid() == 0:
         uid = sandbox_uid(scratch)
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
-        args += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
-        args += ["--inh-caps=-all", "--bounding-set=-all"]
+        if not switch_user:
+            args += ["--cap-add", "CAP_KILL"]  # the template stops its workers, which run as another user
+        if switch_user:
+            args += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+            args += ["--inh-caps=-all", "--bounding-set=-all"]
     else:
         args += ["--unshare-user", "--cap-drop", "ALL"]
     return [*args, "--", *limits.prlimit(count_processes=os.geteuid() == 0), *worker]

@@ -7,10 +7,7 @@ several checks share (a trained network) are memoised, failures included, so not
 
 from __future__ import annotations
 
-import os
 import shutil
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +16,7 @@ from typing import Any, TypeVar
 
 from grader import contract
 from grader.course import Robustness, Timeouts
-from grader.judge import cpugroup, sandbox, tamper
+from grader.judge import cpugroup, launch, sandbox, tamper
 from grader.judge import submission as submission_files
 from grader.judge.evidence import Evidence
 from grader.judge.faults import (
@@ -32,19 +29,10 @@ from grader.judge.faults import (
 )
 from grader.judge.locate import Source
 from grader.judge.obscache import ObservationCache
-from grader.judge.worker_process import AUDIT_FD, WorkerProcess
+from grader.judge.worker_process import WorkerProcess
 from grader.results import TAMPERING
 
 T = TypeVar("T")
-WORKER_ENV_KEEP = (
-    "PATH",
-    "LANG",
-    "LC_ALL",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "CUDA_VISIBLE_DEVICES",
-    "TMPDIR",
-)
 
 
 @dataclass(frozen=True)
@@ -88,25 +76,6 @@ def notebook_notes(preparation: dict) -> list[str]:
     return notes
 
 
-def worker_env(home: Path) -> dict[str, str]:
-    """A minimal environment for the worker: no data paths, no credentials, a private HOME."""
-    env = {k: os.environ[k] for k in WORKER_ENV_KEEP if k in os.environ}
-    env.update(
-        HOME=str(home),
-        PYTHONHASHSEED="0",
-        PYTHONDONTWRITEBYTECODE="1",
-        PYTHONUNBUFFERED="1",
-        MPLBACKEND="Agg",
-        CNN_GRADER_WORKER="1",
-        CNN_GRADER_GRADING="1",  # lets a notebook skip its own long training
-        CNN_GRADER_AUDIT_FD=AUDIT_FD,  # the audit pipe's number, filled in at each start (grader/worker/audit.py)
-    )
-    # OpenMP threads that spin while waiting made two trainings on a busy machine 25x slower; passive
-    # waits cost about 30% on a quiet one (docs/performance.md).
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    return env
-
-
 TAMPER_SCAN_LIMIT = 2_000_000  # bytes per file; larger files are data, not code a student wrote
 
 
@@ -138,12 +107,16 @@ class GradingSession:
         self.source = Path(source)
         self.notes: list[str] = []
         self.sandbox = sandbox.resolve_mode(self.options.sandbox)
-        self.workdir = Path(tempfile.mkdtemp(prefix="cnn-grader-"))
-        self.workdir.chmod(0o755)
+        # the sandbox `cnn-grader` started while it loaded the checks, or a new one (grader/judge/launch.py)
+        early = launch.adopt(self.sandbox)
+        space = early.space if early is not None else launch.Workspace.create(self.sandbox)
+        self.workdir = space.root
         try:
-            prepared = submission_files.prepare(self.source, self.workdir / "submission")
+            prepared = submission_files.prepare(self.source, space.submission)
         except BaseException:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            if early is not None:
+                early.discard()
+            space.remove()
             raise
         self.submission = prepared.folder
         self.plan = prepared.plan
@@ -151,23 +124,14 @@ class GradingSession:
         self.tamper_signals = scan_for_tampering(self.submission) if self.options.tamper_scan else []
         if not self.options.tamper_scan:
             self.notes.append("the tamper scan was off (--no-tamper-scan): a test of the layers beneath it")
-        self.inputs = self.workdir / "inputs"  # written by the judge only, read-only for the worker
-        self.scratch = self.workdir / "scratch"  # the worker's working directory and HOME
-        for folder in (self.inputs, self.scratch / "home"):
-            folder.mkdir(parents=True)
-        sandbox.prepare_scratch(self.scratch, self.sandbox)
-        env = worker_env(self.scratch / "home")
-        command = sandbox.worker_command(
-            # -P -s: nothing a submission wrote into its working folder or HOME can run before the greeting
-            [sys.executable, "-P", "-s", "-m", "grader.worker", str(self.submission)],
-            self.sandbox,
-            submission=self.submission,
-            inputs=self.inputs,
-            scratch=self.scratch,
-            env=env,
-        )
-        self.cpu_group = cpugroup.create()
-        self.worker = WorkerProcess(command, self.scratch, env, self.cpu_group)
+        self.inputs = space.inputs  # written by the judge only, read-only for the worker
+        self.scratch = space.scratch  # the worker's working directory and HOME
+        if early is not None:
+            self.cpu_group, launcher = early.cpu_group, early.launcher
+        else:
+            self.cpu_group = cpugroup.create()
+            launcher = launch.launcher(self.sandbox, space, self.cpu_group)
+        self.worker = WorkerProcess(launcher)
         prepare = {"op": "prepare", "cell_timeout": self.options.cell_timeout, "plan": self.plan.worker_plan()}
         self.worker.setup = (prepare, self.options.notebook_timeout)  # again after every restart
         self.cache = ObservationCache(self.submission, enabled=self.options.use_cache)
@@ -219,7 +183,7 @@ class GradingSession:
         return [tamper.audit_signal(finding, self.redact) for finding in self.worker.audit_findings()]
 
     def close(self) -> None:
-        self.worker.kill()
+        self.worker.close()
         if self.cpu_group is not None:
             self.cpu_group.remove()
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -314,6 +278,9 @@ class GradingSession:
     def _request(
         self, message: dict[str, Any], timeout: float, doing: str, what: str | None = None, *, per_check: bool = True
     ) -> dict:
+        waited = self.worker.ready()  # the worker's own start-up (no student code) is not the check's time
+        if self.check_deadline is not None:
+            self.check_deadline += waited
         seconds, cut_by = self.deadline(timeout, doing, per_check=per_check)
         try:
             reply = self.worker.request(message, seconds, doing)

@@ -18,7 +18,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from grader import protocol
 from grader.judge.cpugroup import CpuGroup
@@ -35,7 +35,7 @@ CLOSED_AUDIT = {"event": "audit channel closed", "file": "", "line": 0}
 class _AuditReader:
     """Reads one worker's audit pipe; notices when it closes while that worker goes on running."""
 
-    def __init__(self, fd: int, proc: subprocess.Popen[bytes], findings: list[dict[str, Any]]) -> None:
+    def __init__(self, fd: int, proc: Any, findings: list[dict[str, Any]]) -> None:
         self.fd, self.proc, self.findings = fd, proc, findings
         self.stopped = False  # set when the judge kills the worker: the pipe closing then is expected
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -58,7 +58,7 @@ class _AuditReader:
             code = self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             code = None
-        if code is None or (code == -signal.SIGKILL and self.stopped):
+        if code is None or (self.stopped and _killed_by_judge(self.proc, code)):
             self._add(json.dumps(CLOSED_AUDIT).encode())
 
     def _add(self, line: bytes) -> None:
@@ -74,15 +74,74 @@ class _AuditReader:
             self.findings.append(finding)
 
 
-class WorkerProcess:
-    """One worker subprocess: ``command`` (``python -m grader.worker ...``, maybe sandboxed) run in ``workdir``."""
+class PlainLauncher:
+    """Starts each worker as a new process: ``command`` (``python -m grader.worker ...``, maybe sandboxed)."""
 
     def __init__(self, command: list[str], workdir: Path, env: dict[str, str], cpu_group: CpuGroup | None = None):
         self.command = command
         self.cpu_group = cpu_group  # the grading's own CPU share (grader/judge/cpugroup.py), where there is one
         self.workdir = workdir
         self.env = env
-        self._proc: subprocess.Popen[bytes] | None = None
+        self.bwrap = command[:1] == ["bwrap"]  # bubblewrap reports a signal death as 128 + signal
+
+    def launch(self, audit_fd: int) -> subprocess.Popen[bytes]:
+        """Start a worker whose audit findings go to ``audit_fd`` (the launcher closes it)."""
+        number = str(audit_fd)
+        command = [number if arg == AUDIT_FD else arg for arg in self.command]
+        try:
+            return subprocess.Popen(
+                self.cpu_group.wrap(command) if self.cpu_group is not None else command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=self.workdir,
+                env={key: number if value == AUDIT_FD else value for key, value in self.env.items()},
+                start_new_session=True,
+                pass_fds=(audit_fd,),
+            )
+        finally:
+            os.close(audit_fd)
+
+    def kill(self, proc: Any) -> None:
+        """Kill the worker and everything it started (it leads its own process group; the CPU group has the rest)."""
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.cpu_group is not None:
+            self.cpu_group.kill()  # also what left the process group (os.setsid)
+
+    def close(self) -> None:
+        """Nothing outlives a worker here."""
+
+
+class Launcher(Protocol):
+    """How workers are started and stopped: :class:`PlainLauncher`, or forked from a template in the sandbox
+    (:class:`grader.judge.worker_template.TemplateLauncher`). A launched worker offers the parts of
+    ``subprocess.Popen`` used here: ``stdin``, ``stdout``, ``stderr``, ``poll()`` and ``wait(timeout)``."""
+
+    bwrap: bool
+
+    def launch(self, audit_fd: int) -> Any: ...
+
+    def kill(self, proc: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _killed_by_judge(proc: Any, code: int) -> bool:
+    """Whether the judge's kill ended a worker: a forked worker's template says so; a plain process's status is
+    SIGKILL (which a worker that kills itself gives too: the template tells the two apart)."""
+    told = getattr(proc, "killed_by_judge", None)
+    return told if isinstance(told, bool) else code == -signal.SIGKILL
+
+
+class WorkerProcess:
+    """One worker at a time, started by ``launcher`` (again after it was stopped), and the requests to it."""
+
+    def __init__(self, launcher: Launcher):
+        self.launcher = launcher
+        self._proc: Any = None
         self._stderr: collections.deque[bytes] = collections.deque()
         self._stderr_size = 0
         self._ready = False
@@ -93,26 +152,13 @@ class WorkerProcess:
         self._audit: _AuditReader | None = None
 
     def start(self) -> None:
-        """Spawn the worker (its torch import overlaps the judge's own start-up)."""
+        """Start a worker (its imports overlap the judge's own start-up)."""
         read_end, write_end = os.pipe()
-        number = str(write_end)
-        command = [number if arg == AUDIT_FD else arg for arg in self.command]
         try:
-            self._proc = subprocess.Popen(
-                self.cpu_group.wrap(command) if self.cpu_group is not None else command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=self.workdir,
-                env={key: number if value == AUDIT_FD else value for key, value in self.env.items()},
-                start_new_session=True,
-                pass_fds=(write_end,),
-            )
+            self._proc = self.launcher.launch(write_end)
         except BaseException:
             os.close(read_end)
             raise
-        finally:
-            os.close(write_end)
         self._audit = _AuditReader(read_end, self._proc, self.audit)
         self._ready = False
         self._set_up = False
@@ -122,7 +168,7 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def _drain_stderr(self, proc: subprocess.Popen[bytes]) -> None:
+    def _drain_stderr(self, proc: Any) -> None:
         assert proc.stderr is not None
         for chunk in iter(lambda: proc.stderr.read1(65536), b""):
             self._stderr.append(chunk)
@@ -133,12 +179,12 @@ class WorkerProcess:
     def stderr_tail(self, limit: int = 1500) -> str:
         return b"".join(self._stderr).decode(errors="replace")[-limit:]
 
-    def request(self, message: dict[str, Any], timeout: float, doing: str | None = None) -> dict[str, Any]:
-        """Send one request and wait for its reply; raise :class:`WorkerFault` on timeout, exit or garbage.
+    def ready(self) -> float:
+        """Start the worker if it is not running and wait for its greeting; the seconds this took.
 
-        After every (re)start the :attr:`setup` request (the submission's preparation) goes first; a setup
-        that fails is answered instead of ``message``.
+        No student code runs before the greeting: a worker that cannot get there is the grader's fault.
         """
+        started = time.monotonic()
         if not self.alive:
             self.start()
         if not self._ready:
@@ -150,6 +196,15 @@ class WorkerProcess:
                 self.kill()
                 raise WorkerFault("the worker sent a malformed greeting")
             self._ready = True
+        return time.monotonic() - started
+
+    def request(self, message: dict[str, Any], timeout: float, doing: str | None = None) -> dict[str, Any]:
+        """Send one request and wait for its reply; raise :class:`WorkerFault` on timeout, exit or garbage.
+
+        After every (re)start the :attr:`setup` request (the submission's preparation) goes first; a setup
+        that fails is answered instead of ``message``.
+        """
+        self.ready()
         if self.setup is not None and not self._set_up:
             self._set_up = True
             setup, setup_timeout = self.setup
@@ -208,8 +263,8 @@ class WorkerProcess:
         self.kill()
         if code is not None and code < 0:
             how = f"was killed by signal {-code}"
-        elif code is not None and 128 < code <= 128 + 64 and self.command[0] == "bwrap":
-            how = f"was killed by signal {code - 128}"  # bubblewrap reports a signal death as 128 + signal
+        elif code is not None and 128 < code <= 128 + 64 and self.launcher.bwrap:
+            how = f"was killed by signal {code - 128}"
         else:
             how = f"exited with code {code}"
         tail = self.stderr_tail()
@@ -219,19 +274,14 @@ class WorkerProcess:
         )
 
     def kill(self) -> None:
-        """Kill the worker and everything it started (it leads its own process group)."""
+        """Kill the worker and everything it started."""
         proc, self._proc = self._proc, None
         self._ready = False
         if self._audit is not None:
             self._audit.stopped = True
         if proc is None:
             return
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if self.cpu_group is not None:
-            self.cpu_group.kill()  # also what left the process group (os.setsid)
+        self.launcher.kill(proc)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -242,6 +292,11 @@ class WorkerProcess:
                     stream.close()
             except OSError:
                 pass
+
+    def close(self) -> None:
+        """Kill the worker and release what the launcher holds (the template, where there is one)."""
+        self.kill()
+        self.launcher.close()
 
     def audit_findings(self, wait: float = 2.0) -> list[dict[str, Any]]:
         """The findings so far; after :meth:`kill`, wait up to ``wait`` s for the last lines in the pipe."""

@@ -11,12 +11,14 @@ to export, are kept in the judge's private cache folder). ``python -m grader.vec
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import torch
@@ -27,10 +29,14 @@ from grader.checks.check_gradcam import CamCase
 from grader.data import cache_dir
 from grader.judge import networks
 from grader.judge.networks import example_batch
-from grader.judge.obscache import sources_digest
+from grader.judge.obscache import content_digest, read_with_arrays, sources_digest, write_with_arrays
 from grader.netgraph import GraphNet, export_network
 from grader.vectors import ARRAYS_FILE, TABLES_FILE, VECTORS_DIR
+from grader.worker import sideeffects
 from reference import gradcam, quadrant, shapes, training
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def reference_cam(case: CamCase) -> np.ndarray:
@@ -93,6 +99,38 @@ def reference_rows(num_channel: int) -> list[list[Any]]:
 def reference_ops() -> list[str]:
     """The reference QuadrantNet's convolution, ReLU, max-pool and linear calls, in order."""
     return _reference_table(8)["ops"]
+
+
+# what a reference training value follows from besides its arguments
+_VALUE_SOURCES = (training, testmodels, sideeffects)
+
+
+def kept(function: Callable[P, T]) -> Callable[P, T]:
+    """``function`` (a ``reference_*`` value of plain data and arrays) computed once per installation for the same
+    arguments: the hidden checks ask the same questions in every grading, and the first reference optimizer
+    of a process costs about 1.5 s (torch.optim loads torch._dynamo).
+
+    Values are kept like the reference layer tables (the judge's private cache folder; JSON beside an ``.npz``
+    read without pickles), keyed by the function, its arguments, the sources it follows from and torch's version.
+    """
+
+    @functools.wraps(function)
+    def cached(*args: P.args, **kwargs: P.kwargs) -> T:
+        identity = {
+            "function": function.__name__,
+            "args": list(args),
+            "kwargs": kwargs,
+            "torch": torch.__version__,
+            "sources": sources_digest(Path(__file__), *(Path(m.__file__) for m in _VALUE_SOURCES)),
+        }
+        entry = cache_dir() / "reference" / f"{function.__name__}_{content_digest(identity)[:40]}.json"
+        value = read_with_arrays(entry)
+        if value is None:
+            value = function(*args, **kwargs)
+            write_with_arrays(entry, value)
+        return value
+
+    return cached
 
 
 def reference_epoch(

@@ -1,72 +1,15 @@
 """The untrusted worker: ``python -m grader.worker SUBMISSION_DIR``.
 
-It is the only process that imports student code. It speaks the protocol of :mod:`grader.protocol` on
-private duplicates of its stdin/stdout; the real fd 0 reads from /dev/null (so ``input()`` ends) and fd 1
-is pointed at stderr (so student ``print`` cannot corrupt the protocol). Each request names an op in
-:mod:`grader.worker.ops`; the reply carries its observations or the exception student code raised.
+It is the only process that imports student code; :func:`grader.worker.serve.serve` is its request loop.
+Under bubblewrap the judge forks workers from a pre-imported template instead (:mod:`grader.worker.template`).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import Any, BinaryIO
 
-
-def _private_channels() -> tuple[BinaryIO, BinaryIO]:
-    proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
-    proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    os.dup2(2, 1)
-    return proto_in, proto_out
-
-
-def _reset_global_state() -> None:
-    """Undo global torch settings a previous request may have changed."""
-    import torch
-
-    torch.set_default_dtype(torch.float32)
-    torch.set_default_device(None)
-    torch.set_grad_enabled(True)
-    torch.manual_seed(0)
-
-
-def main() -> None:
-    submission = Path(sys.argv[1]).resolve()
-    proto_in, proto_out = _private_channels()
-
-    import torch  # noqa: F401 - import before student code so a student torch.py cannot shadow it
-
-    from grader.protocol import read_message, write_message
-    from grader.worker import audit
-    from grader.worker.ops import OPS, MissingName, describe_exception
-
-    audit.install(str(submission))  # after the grader's own imports, before any student code
-    sys.path.insert(0, str(submission))
-    write_message(proto_out, {"ready": True, "pid": os.getpid()})
-    while True:
-        try:
-            request = read_message(proto_in)
-        except EOFError:
-            return
-        reply: dict[str, Any]
-        try:
-            _reset_global_state()
-            reply = {"ok": True, **OPS[request["op"]](request)}
-        except MissingName as exc:
-            reply = {"ok": False, "error": {"type": "MissingName", "message": str(exc)}}
-        except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are reported too
-            reply = {"ok": False, "error": describe_exception(exc)}
-        reply["id"], reply["nonce"] = request.get("id"), request.get("nonce")
-        try:
-            write_message(proto_out, reply)
-        except ValueError as exc:  # e.g. a non-JSON value in an observation
-            error = {"type": "ProtocolError", "message": str(exc)}
-            write_message(proto_out, {"id": reply["id"], "nonce": reply["nonce"], "ok": False, "error": error})
-
+from grader.worker.serve import serve
 
 if __name__ == "__main__":
-    main()
+    serve(Path(sys.argv[1]).resolve())

@@ -199,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             extra += ["--junitxml", str(args.junit_xml)]
         if args.report_json:
             extra += ["--report-json", str(args.report_json)]
-        launch.prestart(args.sandbox)  # the worker's sandbox starts while pytest loads torch and the checks
+        # the worker's sandbox starts while pytest loads torch and the checks
+        launch.prestart(args.sandbox, launch.whole_grading(args.k, getattr(args, "only", None)))
         code = pytest.main([*pytest_args(args.submission, args), *extra])
         if code in COMPLETED:
             print(f"results: {args.out / 'results.json'}\nfeedback: {args.out / 'feedback.md'}, feedback.html")
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.path.exists():
         parser.error(f"{args.path} does not exist; run from your course folder or pass the path to your modules")
-    launch.prestart(args.sandbox)
+    launch.prestart(args.sandbox, launch.whole_grading(args.k, getattr(args, "only", None)))
     code = pytest.main(pytest_args(args.path, args))
     return 1 if code == pytest.ExitCode.TESTS_FAILED else _exit_code(code)
 

@@ -28,6 +28,7 @@ import pytest
 from grader.checks.registry import TIER_CHOICES, HiddenTierMissing, check_paths, hidden_dir, spec_of
 from grader.course import ConfigError, CourseConfig
 from grader.course import load as load_course
+from grader.judge import launch
 from grader.judge.faults import (
     GRADER_FAULT_EXIT,
     REFUSAL,
@@ -101,6 +102,7 @@ def grade_options(option: Callable[[str], Any], course: CourseConfig) -> GradeOp
         tamper_scan=not option("no_tamper_scan"),
         sandbox=option("sandbox"),
         use_cache=not option("no_cache"),
+        whole=launch.whole_grading(option("keyword"), option("only")),
         robustness=course.robustness,
     )
 

@@ -23,6 +23,7 @@ from grader.judge.cpugroup import CpuGroup
 from grader.judge.sandbox import Limits
 from grader.judge.worker_process import AUDIT_FD, Launcher, PlainLauncher
 from grader.judge.worker_template import TemplateLauncher
+from grader.worker.serve import NETWORKS_ENV
 from grader.worker.template import AUDIT_FD as TEMPLATE_AUDIT_FD
 from grader.worker.template import SANDBOXED_ENV, USER_ENV
 
@@ -37,9 +38,18 @@ WORKER_ENV_KEEP = (
 )
 
 
-def worker_env(home: Path) -> dict[str, str]:
-    """A minimal environment for the worker: no data paths, no credentials, a private HOME."""
+def whole_grading(keyword: str | None, only: str | None) -> bool:
+    """Whether a grading runs every check (no ``-k``, no ``--only``): its worker will export networks and build
+    optimizers, so it loads what they need while the judge starts (:func:`grader.worker.serve.preload`)."""
+    return not keyword and not only
+
+
+def worker_env(home: Path, networks: bool = False) -> dict[str, str]:
+    """A minimal environment for the worker: no data paths, no credentials, a private HOME; ``networks``: it
+    loads what exporting networks and optimizers needs before it greets the judge."""
     env = {k: os.environ[k] for k in WORKER_ENV_KEEP if k in os.environ}
+    if networks:
+        env[NETWORKS_ENV] = "1"
     env.update(
         HOME=str(home),
         PYTHONHASHSEED="0",
@@ -90,9 +100,10 @@ class Workspace:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def launcher(mode: str, space: Workspace, cpu_group: CpuGroup | None) -> Launcher:
-    """Under bubblewrap, workers forked from a template in the sandbox; else a new process per worker."""
-    env = worker_env(space.scratch / "home")
+def launcher(mode: str, space: Workspace, cpu_group: CpuGroup | None, networks: bool) -> Launcher:
+    """Under bubblewrap, workers forked from a template in the sandbox; else a new process per worker
+    (``networks``: see :func:`worker_env`)."""
+    env = worker_env(space.scratch / "home", networks)
     where = {"submission": space.submission, "inputs": space.inputs, "scratch": space.scratch}
     # -P -s: nothing a submission wrote into its working folder or HOME can run before the greeting
     python = [sys.executable, "-P", "-s", "-m"]
@@ -128,10 +139,10 @@ class Prestarted:
 _prestarted: list[Prestarted] = []
 
 
-def prestart(requested: str) -> None:
-    """Start a grading's sandbox and worker template now (``requested``: the ``--sandbox`` option), for the
-    grading of this process to :func:`adopt`. Only under bubblewrap (a plain worker is started with the
-    submission's path); a sandbox that cannot run is left for the grading to report."""
+def prestart(requested: str, networks: bool) -> None:
+    """Start a grading's sandbox and worker template now (``requested``: the ``--sandbox`` option; ``networks``:
+    see :func:`worker_env`), for the grading of this process to :func:`adopt`. Only under bubblewrap (a plain
+    worker is started with the submission's path); a sandbox that cannot run is left for the grading to report."""
     try:
         mode = sandbox.resolve_mode(requested)
     except sandbox.SandboxUnavailable:
@@ -140,7 +151,7 @@ def prestart(requested: str) -> None:
         return
     space = Workspace.create(mode)
     group = cpugroup.create()
-    early = Prestarted(mode, space, group, launcher(mode, space, group))
+    early = Prestarted(mode, space, group, launcher(mode, space, group, networks))
     try:
         early.launcher.start_template()  # type: ignore[attr-defined]
     except OSError:

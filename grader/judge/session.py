@@ -51,6 +51,7 @@ class GradeOptions:
     check_budget: float = Timeouts.check_budget  # seconds of requests to the worker per check
     grading_budget: float = Timeouts.grading_budget  # seconds for one whole grading, training included
     tamper_scan: bool = True  # off only to test the defences beneath it (tests/test_redteam.py)
+    whole: bool = True  # every check runs (no -k, no --only): the worker preloads what networks need
     robustness: Robustness = field(default_factory=Robustness)  # the course's budget and thresholds
 
 
@@ -130,7 +131,7 @@ class GradingSession:
             self.cpu_group, launcher = early.cpu_group, early.launcher
         else:
             self.cpu_group = cpugroup.create()
-            launcher = launch.launcher(self.sandbox, space, self.cpu_group)
+            launcher = launch.launcher(self.sandbox, space, self.cpu_group, self.options.whole)
         self.worker = WorkerProcess(launcher)
         prepare = {"op": "prepare", "cell_timeout": self.options.cell_timeout, "plan": self.plan.worker_plan()}
         self.worker.setup = (prepare, self.options.notebook_timeout)  # again after every restart

@@ -15,13 +15,20 @@ import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
+NETWORKS_ENV = "CNN_GRADER_PRELOAD_NETWORKS"  # "1": the grading exports networks or builds optimizers
+
 
 def preload() -> None:
-    """Import what every worker needs before any student code runs (the template does this once)."""
-    # torch first, so a student torch.py cannot shadow it; torch._dynamo too, which torch.optim and torch.export
-    # load on first use (about 1.2 s): paid here, while the judge starts, not in the first export or training
+    """Import what the worker needs before any student code runs (the template does this once).
+
+    torch first, so a student torch.py cannot shadow it. Where the grading will export networks or build
+    optimizers (``$CNN_GRADER_PRELOAD_NETWORKS``: a whole grading, not ``-k shapes``), torch._dynamo too,
+    which torch.export and torch.optim load on first use (about 1.2 s): paid here, while the judge starts.
+    """
     import torch  # noqa: F401
-    import torch._dynamo  # noqa: F401
+
+    if os.environ.get(NETWORKS_ENV) == "1":
+        import torch._dynamo  # noqa: F401
 
     import grader.protocol  # noqa: F401
     import grader.worker.audit  # noqa: F401

@@ -17,8 +17,9 @@ import pytest
 from conftest import ROOT
 
 from grader.judge import expect, sandbox
-from grader.judge.faults import WorkerTimeout
+from grader.judge.faults import WorkerStartFailed, WorkerTimeout
 from grader.judge.session import GradeOptions, GradingSession
+from grader.judge.worker_process import WorkerProcess
 from grader.judge.worker_template import TemplateLauncher
 
 pytestmark = pytest.mark.skipif(not sandbox.bwrap_works(), reason="bubblewrap cannot run here")
@@ -133,3 +134,14 @@ def test_the_template_refuses_to_run_outside_the_sandbox() -> None:
         cwd=ROOT,
     )
     assert proc.returncode != 0 and "only inside the judge's bubblewrap sandbox" in proc.stderr
+
+
+def test_a_template_that_cannot_start_is_a_grader_fault_that_shows_its_words(tmp_path: Path) -> None:
+    broken = [sys.executable, "-c", "import sys; sys.exit('no torch here')"]
+    launcher = TemplateLauncher(broken, tmp_path, tmp_path, dict(os.environ), None)
+    worker = WorkerProcess(launcher)
+    try:
+        with pytest.raises(WorkerStartFailed, match="could not start its worker(.|\\n)*no torch here"):
+            worker.ready()
+    finally:
+        worker.close()

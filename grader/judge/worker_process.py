@@ -114,19 +114,25 @@ class PlainLauncher:
     def close(self) -> None:
         """Nothing outlives a worker here."""
 
+    def diagnostics(self) -> str:
+        """What the launcher itself reported (none: the worker's own output says it all)."""
+        return ""
+
 
 class Launcher(Protocol):
     """How workers are started and stopped: :class:`PlainLauncher`, or forked from a template in the sandbox
     (:class:`grader.judge.worker_template.TemplateLauncher`). A launched worker offers the parts of
     ``subprocess.Popen`` used here: ``stdin``, ``stdout``, ``stderr``, ``poll()`` and ``wait(timeout)``."""
 
-    bwrap: bool
+    bwrap: bool  # whether exit statuses are bubblewrap's (a death by a signal shows as 128 + signal)
 
     def launch(self, audit_fd: int) -> Any: ...
 
     def kill(self, proc: Any) -> None: ...
 
     def close(self) -> None: ...
+
+    def diagnostics(self) -> str: ...
 
 
 def _killed_by_judge(proc: Any, code: int) -> bool:
@@ -191,7 +197,9 @@ class WorkerProcess:
             try:
                 hello = self._receive(STARTUP_TIMEOUT, "starting the worker")
             except WorkerFault as exc:  # no student code has run yet: the grader's own fault
-                raise WorkerStartFailed(f"the grader could not start its worker: {exc.message}") from None
+                diagnostics = self.launcher.diagnostics()
+                detail = f"\n{diagnostics}" if diagnostics.strip() else ""
+                raise WorkerStartFailed(f"the grader could not start its worker: {exc.message}{detail}") from None
             if not hello.get("ready"):
                 self.kill()
                 raise WorkerFault("the worker sent a malformed greeting")

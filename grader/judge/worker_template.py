@@ -203,6 +203,7 @@ class TemplateLauncher:
         self.cpu_group = cpu_group
         self.template: _Template | None = None
         self.templates_started = 0
+        self.lost_stderr = b""  # what the last template that was discarded wrote
 
     def start_template(self) -> None:
         """Start the template now (its imports then overlap whatever the judge does next)."""
@@ -243,14 +244,15 @@ class TemplateLauncher:
         self.template.close()
         if self.cpu_group is not None:
             self.cpu_group.kill()
+        self.lost_stderr = b"".join(self.template.stderr)
         self.template = None
 
     def close(self) -> None:
         if self.template is not None:
             self._discard()
 
-    def stderr_tail(self) -> str:
-        """What the template itself wrote (its start-up errors)."""
-        if self.template is None:
-            return ""
-        return b"".join(self.template.stderr).decode(errors="replace")[-STDERR_TAIL_BYTES:]
+    def diagnostics(self) -> str:
+        """What the template itself wrote (its start-up errors), for a worker that could not start."""
+        written = b"".join(self.template.stderr) if self.template is not None else self.lost_stderr
+        text = written.decode(errors="replace")[-STDERR_TAIL_BYTES:]
+        return f"the worker template wrote:\n{text}" if text.strip() else ""

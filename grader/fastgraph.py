@@ -1,4 +1,4 @@
-"""A rebuilt network in the form the judge trains and tests: the same function, about twice as fast on a CPU.
+"""A rebuilt network in the form the judge trains and tests: the same function, 1.5-1.9x as fast on a CPU.
 
 :func:`training_form` copies a :class:`~grader.netgraph.GraphNet` (its current weights, both modes' graphs)
 and changes only how it computes, never what:

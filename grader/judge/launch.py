@@ -27,6 +27,7 @@ from grader.worker.serve import NETWORKS_ENV
 from grader.worker.template import AUDIT_FD as TEMPLATE_AUDIT_FD
 from grader.worker.template import SANDBOXED_ENV, USER_ENV
 
+WORKSPACE_PREFIX = "cnn-grader-grading-"  # then the judge's pid
 WORKER_ENV_KEEP = (
     "PATH",
     "LANG",
@@ -87,8 +88,13 @@ class Workspace:
 
     @classmethod
     def create(cls, mode: str) -> Workspace:
-        """A new workspace, its folders made (the scratch folder given to the sandbox user under ``bwrap``)."""
-        root = Path(tempfile.mkdtemp(prefix="cnn-grader-"))
+        """A new workspace, its folders made (the scratch folder given to the sandbox user under ``bwrap``).
+
+        Its name carries this judge's pid: the workspaces of judges that were killed before they could
+        remove theirs (a batch's time limit kills a judge) are removed here, student files included.
+        """
+        _remove_stale()
+        root = Path(tempfile.mkdtemp(prefix=f"{WORKSPACE_PREFIX}{os.getpid()}-"))
         root.chmod(0o755)
         space = cls(root)
         for folder in (space.submission, space.inputs, space.scratch / "home"):
@@ -98,6 +104,27 @@ class Workspace:
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _remove_stale() -> None:
+    """Remove this user's workspaces of judges that are gone (a workspace of a live process is never touched)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{WORKSPACE_PREFIX}*-*"):
+        pid = path.name[len(WORKSPACE_PREFIX) :].split("-", 1)[0]
+        try:
+            if pid.isdigit() and not _alive(int(pid)) and path.stat().st_uid == os.getuid():
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            continue  # removed by another judge meanwhile
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
 
 
 def launcher(mode: str, space: Workspace, cpu_group: CpuGroup | None, networks: bool) -> Launcher:

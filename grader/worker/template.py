@@ -32,6 +32,7 @@ import signal
 import socket
 import sys
 import tempfile
+import traceback
 from pathlib import Path
 
 MAX_MESSAGE = 65536
@@ -83,6 +84,9 @@ def become_worker(control: socket.socket, fds: list[int], submission: str) -> No
 
         serve(Path(submission))  # the audit hook finds its pipe at $CNN_GRADER_AUDIT_FD = AUDIT_FD
         code = 0
+    except BaseException:  # noqa: BLE001 - on the worker's stderr, whose tail the judge reports
+        traceback.print_exc()
+        sys.stderr.flush()
     finally:
         os._exit(code)
 

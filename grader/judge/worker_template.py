@@ -22,7 +22,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -148,16 +147,10 @@ class _Template:
 
     def wait_exit(self, tag: int, timeout: float | None) -> int:
         """The exit code of worker ``tag``; a template that is gone took its workers with it (SIGKILL)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         with self.changed:
-            while tag not in self.exits:
-                if self.gone:
-                    return -signal.SIGKILL
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise subprocess.TimeoutExpired("worker", timeout or 0)
-                self.changed.wait(remaining)
-            return self.exits[tag]
+            if not self.changed.wait_for(lambda: tag in self.exits or self.gone, timeout):
+                raise subprocess.TimeoutExpired("worker", timeout or 0)
+            return self.exits.get(tag, -signal.SIGKILL)
 
     def kill_workers(self, timeout: float = KILL_TIMEOUT) -> bool:
         """Kill every process in the sandbox but the template; False if it did not answer in time."""
@@ -167,13 +160,8 @@ class _Template:
                 self.control.send(json.dumps({"op": "kill"}).encode())
             except OSError:
                 return False
-            deadline = time.monotonic() + timeout
-            while self.killed < asked and not self.gone:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self.changed.wait(remaining)
-            return not self.gone
+            self.changed.wait_for(lambda: self.killed >= asked or self.gone, timeout)
+            return self.killed >= asked
 
     def close(self) -> None:
         """End the template and everything in its sandbox."""

@@ -179,8 +179,9 @@ def prestart(requested: str, networks: bool) -> None:
     space = Workspace.create(mode)
     group = cpugroup.create()
     early = Prestarted(mode, space, group, launcher(mode, space, group, networks))
+    assert isinstance(early.launcher, TemplateLauncher)  # bubblewrap's launcher
     try:
-        early.launcher.start_template()  # type: ignore[attr-defined]
+        early.launcher.start_template()
     except OSError:
         early.discard()
         return

@@ -116,8 +116,9 @@ class GradingSession:
             prepared = submission_files.prepare(self.source, space.submission)
         except BaseException:
             if early is not None:
-                early.discard()
-            space.remove()
+                early.discard()  # its workspace too
+            else:
+                space.remove()
             raise
         self.submission = prepared.folder
         self.plan = prepared.plan

@@ -1,12 +1,13 @@
 """Workers forked from a pre-imported template inside the grading's sandbox (:mod:`grader.worker.template`).
 
 A worker started as a new process spends about 3 s of CPU importing torch, torch._dynamo and its own ops
-before it can answer. :class:`TemplateLauncher` starts the template once per grading, in the same
-bubblewrap sandbox, as the same per-session user and in the same CPU group as a plain worker would run,
-and has it fork each worker: the first one as soon as the template's imports are done, and any later one
-(after a hang, a crash or an exit) in milliseconds. Stopping a worker kills every process in the sandbox
-but the template (``kill(-1)`` inside its PID namespace, so processes that left the worker's session go too);
-where the template does not answer, the whole sandbox is killed and the next worker starts a new one.
+before it can answer. :class:`TemplateLauncher` starts the template once per grading, in the same bubblewrap
+sandbox and CPU group as a plain worker would run (as the sandbox's root where the judge is root: each worker
+it forks becomes the per-session user, :mod:`grader.worker.privileges`), and has it fork each worker: the
+first one as soon as the template's imports are done, and any later one (after a hang, a crash or an exit) in
+milliseconds. Stopping a worker kills every process in the sandbox but the template (``kill(-1)`` inside its
+PID namespace, so processes that left the worker's session go too); where the template does not answer, the
+whole sandbox is killed and the next worker starts a new one.
 
 Only under bubblewrap: ``kill(-1)`` must stop at the sandbox's PID namespace (:func:`grader.judge.session`
 uses :class:`~grader.judge.worker_process.PlainLauncher` otherwise).

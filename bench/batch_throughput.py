@@ -1,8 +1,8 @@
 """Throughput of ``cnn-grader batch``: submissions per minute at -j 1, -j 2 and on a local Dask cluster.
 
-    python bench/batch_throughput.py [--students 20] [-k EXPR]
+    python bench/batch_throughput.py [--students 20] [-k EXPR] [--modes "-j 1" "-j 2" "-j 2 plain" dask]
 
-One run measures all three on the same class (distinct submissions, so nothing is served from the
+One run measures them (all by default) on the same class (distinct submissions, so nothing is served from the
 observation cache; ``--no-cache`` too), and prints the ratios. The class: 60% model answers, 20% stubs,
 10% notebooks, 10% with a syntax error; each file carries a unique comment so every submission differs.
 The Dask cluster is a ``dask scheduler`` and two ``dask worker`` processes (one thread each) on 127.0.0.1.
@@ -67,18 +67,25 @@ def start_cluster(folder: Path) -> tuple[str, list[subprocess.Popen]]:
         return client.scheduler.address, procs
 
 
+MODES = ["-j 1", "-j 2", "-j 2 plain", "dask"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=20)
     parser.add_argument("-k", help="only these checks (a quick smoke run)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=MODES, help="measure only these (default: all)")
     args = parser.parse_args()
     settings = GradeSettings(no_cache=True, k=args.k, data_root=os.environ.get("CNN_GRADER_DATA"))
     with tempfile.TemporaryDirectory(prefix="cnn-grader-bench-") as tmp:
         subs = make_class(Path(tmp) / "class", args.students)
         # "plain": every judge a new process (as before the judge template), for the ratio
         modes: list[tuple[str, dict]] = [("-j 1", {"jobs": 1}), ("-j 2", {"jobs": 2}), ("-j 2 plain", {"jobs": 2})]
-        address, procs = start_cluster(Path(tmp))
-        modes.append(("dask, 2 workers", {"cluster": address}))
+        modes = [(label, how) for label, how in modes if label in args.modes]
+        procs = []
+        if "dask" in args.modes:
+            address, procs = start_cluster(Path(tmp))
+            modes.append(("dask", {"cluster": address}))
         rates = {}
         try:
             for label, how in modes:
@@ -98,8 +105,9 @@ def main() -> None:
         finally:
             for proc in procs:
                 proc.terminate()
-    base = rates["-j 1"]
-    print("ratios to -j 1: " + ", ".join(f"{label} {rate / base:.2f}x" for label, rate in rates.items()))
+    base = rates.get("-j 1")
+    if base:
+        print("ratios to -j 1: " + ", ".join(f"{label} {rate / base:.2f}x" for label, rate in rates.items()))
     print(f"machine: {os.cpu_count()} CPUs")
 
 

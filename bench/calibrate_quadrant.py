@@ -21,6 +21,7 @@ import argparse
 import json
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ from grader.judge.networks import example_batch
 from grader.judge.testdigits import test_canvases
 from grader.netgraph import GraphNet, export_network
 from grader.quadrants import digits_to_canvas
-from grader.trainer import predict, train_classifier
+from grader.trainer import THREADS, SideBySide, predict, train_classifier
 from reference.quadrant import QuadrantNet, RobustQuadrantNet
 
 
@@ -88,42 +89,53 @@ DESIGNS = {
 }
 
 
-def as_graded(model: nn.Module, kind: str) -> GraphNet:
+def as_graded(model: nn.Module, kind: str, seed: int) -> GraphNet:
     """``model`` as the judge trains it: exported (H and W free unless it is the specified flatten network, as
-    grader/judge/networks.py exports them), rebuilt, in its training form."""
+    grader/judge/networks.py exports them), rebuilt, in its training form with its random numbers seeded."""
     exported = export_network(model, example_batch(), dynamic_size=kind != "flatten")
-    return training_form(GraphNet.from_export(exported))
+    return training_form(GraphNet.from_export(exported), seed)
 
 
 def measure(split, seeds: list[int], epochs: list[int]) -> list[dict]:
-    """Raw accuracies: one record per design, seed and epoch count."""
+    """Raw accuracies: one record per design, seed and epoch count. Trained as grading trains: two at a time
+    on training threads of one thread each (grader/trainer.py's SideBySide), in the same order every run."""
     train_x = digits_to_canvas(split.train_digits, "top_left")
     train_y = torch.from_numpy(split.train_labels)
-    records = []
+
+    def one(name: str, model: GraphNet, seed: int) -> list[dict]:
+        tests = test_canvases(split.test_digits, seed)
+        start = time.perf_counter()
+        found = []
+
+        def after(epoch: int) -> None:
+            if epoch not in epochs:
+                return
+            tl, br = ((predict(model, tests[c], "cpu") == split.test_labels).mean() for c in tests)
+            found.append(
+                {"design": name, "seed": seed, "epochs": epoch, "top_left": float(tl), "bottom_right": float(br)}
+            )
+            print(
+                f"{name[:58]:<58} seed {seed} epochs {epoch}: top-left {tl:.3f} bottom-right {br:.3f} "
+                f"({time.perf_counter() - start:.1f} s)",
+                flush=True,
+            )
+            model.train()
+
+        budget = replace(rules.BUDGET, epochs=max(epochs), seed=seed)
+        train_classifier(model, train_x, train_y, budget, "cpu", progress=after)
+        return found
+
+    pool = SideBySide(2)
+    jobs = []
     for name, (make, kind) in DESIGNS.items():
         for seed in seeds:
-            tests = test_canvases(split.test_digits, seed)
-            torch.manual_seed(seed)
-            model = as_graded(make(), kind)
-            start = time.perf_counter()
-
-            def after(epoch: int, model=model, seed=seed, name=name, start=start, tests=tests) -> None:
-                if epoch not in epochs:
-                    return
-                tl, br = ((predict(model, tests[c], "cpu") == split.test_labels).mean() for c in tests)
-                records.append(
-                    {"design": name, "seed": seed, "epochs": epoch, "top_left": float(tl), "bottom_right": float(br)}
-                )
-                print(
-                    f"{name[:58]:<58} seed {seed} epochs {epoch}: top-left {tl:.3f} bottom-right {br:.3f} "
-                    f"({time.perf_counter() - start:.1f} s)",
-                    flush=True,
-                )
-                model.train()
-
-            budget = replace(rules.BUDGET, epochs=max(epochs), seed=seed)
-            train_classifier(model, train_x, train_y, budget, "cpu", progress=after)
-    return records
+            torch.manual_seed(seed)  # the initial weights (the worker builds a student's network with the seed)
+            model = as_graded(make(), kind, seed)  # here: building and exporting use global state
+            jobs.append(pool.submit(partial(one, name, model, seed)))
+    try:
+        return [record for job in jobs for record in pool.result(job)]
+    finally:
+        pool.close()
 
 
 def report(records: list[dict]) -> None:
@@ -174,7 +186,7 @@ def main() -> None:
         records = json.loads(args.load.read_text())
     else:
         split = load_split(args.data_root)
-        print(f"data: {split.source}; budget: {rules.BUDGET}; torch threads: {torch.get_num_threads()}\n")
+        print(f"data: {split.source}; budget: {rules.BUDGET}; trainings: 2 at a time, {THREADS} thread each\n")
         records = measure(split, args.seeds, args.epochs)
         if args.save:
             args.save.write_text(json.dumps(records, indent=1))

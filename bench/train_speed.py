@@ -7,8 +7,10 @@ The networks are the model answers' QuadrantNet and RobustQuadrantNet, trained a
 train them: exported by torch.export, rebuilt from the graph (grader/netgraph.py), one epoch with the grader's
 trainer (Adam, batch 64) on random canvases. Three forms of each: the eager module, the rebuilt graph as
 exported, and the rebuilt graph's training form (grader/fastgraph.py: channels-last, max pool before ReLU),
-which is what grading trains. FLOPs are counted by ``torch.utils.flop_counter`` on one batch, forward and
-backward; rates are divided by the sgemm rate (2048 x 2048 float32 products) measured in the same run.
+which is what grading trains. Then what grading does: the two training forms side by side, each on a
+training thread computing on one thread (grader/trainer.py's SideBySide), their FLOPs together over the
+wall time. FLOPs are counted by ``torch.utils.flop_counter`` on one batch, forward and backward; rates are
+divided by the sgemm rate (2048 x 2048 float32 products, all threads) measured in the same run.
 """
 
 from __future__ import annotations
@@ -63,24 +65,51 @@ def forms(net_name: str) -> dict:
     return {"eager module": eager, "rebuilt graph": graph, "training form": training_form(graph)}
 
 
-def training_rate(model, images: int) -> float:
-    """GFLOP/s of one epoch of ``images`` random canvases (after one batch to warm up)."""
+def epoch_flops(model, images: int) -> float:
+    """FLOPs of one epoch of ``images`` canvases (forward and backward of each batch)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from grader.trainer import Budget, train_classifier
+    from grader.trainer import Budget
 
-    torch.manual_seed(0)
-    x, y = torch.rand(images, 1, 56, 56), torch.randint(10, (images,))
-    budget = Budget(epochs=1)
+    batch = Budget().batch_size
     probe = copy.deepcopy(model).train()
     with FlopCounterMode(display=False) as counter:
-        torch.nn.functional.cross_entropy(probe(x[: budget.batch_size]), y[: budget.batch_size]).backward()
-    flops = counter.get_total_flops() * images / budget.batch_size
+        torch.nn.functional.cross_entropy(probe(torch.rand(batch, 1, 56, 56)), torch.randint(10, (batch,))).backward()
+    return counter.get_total_flops() * images / batch
+
+
+def _epoch(model, images: int) -> tuple[float, float]:
+    """When one epoch of ``images`` random canvases with the grader's trainer started and ended (after one
+    warm-up batch), in ``time.perf_counter()`` seconds."""
+    import torch
+
+    from grader.trainer import Budget, train_classifier
+
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.rand(images, 1, 56, 56, generator=generator), torch.randint(10, (images,), generator=generator)
+    budget = Budget(epochs=1)
     train_classifier(copy.deepcopy(model), x[: budget.batch_size], y[: budget.batch_size], budget, "cpu")
     start = time.perf_counter()
     train_classifier(model, x, y, budget, "cpu")
-    return flops / (time.perf_counter() - start) / 1e9
+    return start, time.perf_counter()
+
+
+def training_rate(model, images: int) -> float:
+    """GFLOP/s of one epoch of ``images`` random canvases, alone, on the process's threads."""
+    start, end = _epoch(model, images)
+    return epoch_flops(model, images) / (end - start) / 1e9
+
+
+def side_by_side_rate(models: list, images: int) -> tuple[float, float]:
+    """GFLOP/s of ``models`` trained side by side as grading trains them, and the wall time."""
+    from grader.trainer import SideBySide
+
+    flops = sum(epoch_flops(m, images) for m in models)
+    pool = SideBySide(len(models))
+    spans = [pool.result(future) for future in [pool.submit(lambda m=m: _epoch(m, images)) for m in models]]
+    wall = max(end for _, end in spans) - min(start for start, _ in spans)
+    return flops / wall / 1e9, wall
 
 
 def side_by_side(policy: str) -> list[float]:
@@ -105,6 +134,12 @@ def main() -> None:
         for form, model in forms(name).items():
             rate = training_rate(model, args.images)
             print(f"training {name}, {form}: {rate:.1f} GFLOP/s = {rate / sgemm:.2f} x sgemm")
+    pair = [forms(name)["training form"] for name in ("QuadrantNet", "RobustQuadrantNet")]
+    rate, wall = side_by_side_rate(pair, args.images)
+    print(
+        f"training both training forms side by side, one thread each (as grading does): {rate:.1f} GFLOP/s "
+        f"= {rate / sgemm:.2f} x sgemm ({wall:.2f} s)"
+    )
     print(f"sgemm again: {sgemm_rate():.1f} GFLOP/s")
     if not args.no_side_by_side:
         for policy in ("ACTIVE", "PASSIVE"):

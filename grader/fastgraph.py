@@ -1,4 +1,5 @@
-"""A rebuilt network in the form the judge trains and tests: the same function, 1.5-1.9x as fast on a CPU.
+"""A rebuilt network in the form the judge trains and tests: the same function, 1.5-1.9x as fast on a CPU,
+with random numbers of its own.
 
 :func:`training_form` copies a :class:`~grader.netgraph.GraphNet` (its current weights, both modes' graphs)
 and changes only how it computes, never what:
@@ -14,6 +15,11 @@ and changes only how it computes, never what:
   none either way), but the second computes the ReLU and its backward on a quarter of the values. Applied
   where the ReLU's input and output have no other use.
 - ``view`` becomes ``reshape`` (a channels-last tensor cannot be viewed as a flat one; the values are the same).
+- **Its own random numbers.** Dropout and the random operations a network may use to augment its input
+  (:data:`RANDOM_OPS`) draw from the network's :class:`RandomSource`, seeded by :func:`training_form`, not
+  from PyTorch's global generator: the same numbers as the global generator after ``torch.manual_seed(seed)``
+  (ATen's CPU dropout is exactly the Bernoulli mask computed here), and two networks can train side by side
+  on threads of one process without their draws depending on which thread ran first (grader/trainer.py).
 
 The layer tables, parameter counts and logits the quadrant checks read come from the network as exported,
 not from this form.
@@ -21,6 +27,7 @@ not from this form.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
@@ -37,22 +44,85 @@ def channels_last(tensor: torch.Tensor) -> torch.Tensor:
     return out.copy_(tensor)
 
 
+class RandomSource:
+    """A network's own random numbers: one generator per device, each seeded with :attr:`seed` when first used."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self._generators: dict[str, torch.Generator] = {}
+
+    def reseed(self, seed: int) -> None:
+        self.seed = seed
+        self._generators.clear()
+
+    def on(self, device: torch.device | str | None) -> torch.Generator:
+        key = str(torch.device(device if device is not None else "cpu"))
+        if key not in self._generators:
+            self._generators[key] = torch.Generator(device=key).manual_seed(self.seed)
+        return self._generators[key]
+
+
+def _dropout(random: RandomSource, x: torch.Tensor, p: float, train: bool, *, feature: bool = False) -> torch.Tensor:
+    """ATen's CPU dropout (``_dropout_impl``) with an explicit generator: a Bernoulli(1 - p) mask, scaled."""
+    if p == 0 or not train or x.numel() == 0:
+        return x
+    if p == 1:
+        return x * torch.zeros((), dtype=x.dtype, device=x.device)
+    shape = (*x.shape[:2], *[1] * (x.dim() - 2))
+    noise = x.new_empty(shape) if feature else torch.empty_like(x)
+    noise.bernoulli_(1 - p, generator=random.on(x.device))
+    return x * noise.div_(1 - p)
+
+
+def _with_generator(overload: Any, random: RandomSource, *args: Any, **kwargs: Any) -> torch.Tensor:
+    """A random operation's ``generator`` overload, drawing on its ``device=`` or else its input's device."""
+    tensor = next((a for a in args if isinstance(a, torch.Tensor)), None)
+    device = kwargs.get("device") or (tensor.device if tensor is not None else None)
+    return overload(*args, generator=random.on(device), **kwargs)
+
+
+_ATEN = torch.ops.aten
+# every random operation netgraph runs, and how it runs with the network's own generator
+RANDOM_OPS: dict[str, Any] = {
+    "aten.dropout.default": _dropout,
+    "aten.feature_dropout.default": partial(_dropout, feature=True),
+    "aten.rand.default": partial(_with_generator, _ATEN.rand.generator),
+    "aten.randn.default": partial(_with_generator, _ATEN.randn.generator),
+    "aten.rand_like.default": partial(_with_generator, _ATEN.rand_like.generator),
+    "aten.randn_like.default": partial(_with_generator, _ATEN.randn_like.generator),
+    "aten.randint.default": partial(_with_generator, _ATEN.randint.generator),
+    "aten.randint.low": partial(_with_generator, _ATEN.randint.low_generator),
+    "aten.randperm.default": partial(_with_generator, _ATEN.randperm.generator),
+    "aten.bernoulli.p": partial(_with_generator, _ATEN.bernoulli.p),
+}
+
+
 class FastGraphNet(GraphNet):
-    """A :class:`GraphNet` that takes its 4-D input channels-last (made by :func:`training_form`)."""
+    """A :class:`GraphNet` that takes its 4-D input channels-last and draws from its own :attr:`random`
+    (made by :func:`training_form`)."""
+
+    def __init__(self, graphs: dict, parameters: dict, frozen: dict, seed: int = 0) -> None:
+        super().__init__(graphs, parameters, frozen)
+        self.random = RandomSource(seed)
+        for graph in self.modes.values():
+            for index, call in enumerate(graph.calls):
+                if call.op in RANDOM_OPS:
+                    graph.runners[index] = partial(RANDOM_OPS[call.op], self.random)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(channels_last(x) if x.dim() == 4 else x)
 
 
-def training_form(net: GraphNet) -> FastGraphNet:
-    """A new network computing what ``net`` computes, from ``net``'s current weights, in the faster form."""
+def training_form(net: GraphNet, seed: int = 0) -> FastGraphNet:
+    """A new network computing what ``net`` computes, from ``net``'s current weights, in the faster form; its
+    random operations draw from its own generator, seeded with ``seed``."""
     graphs = {
         mode.removesuffix("_graph"): (rewrite(graph.calls, graph.output), graph.output)
         for mode, graph in net.modes.items()
     }
     parameters = {key: p.detach().cpu().numpy() for key, p in net.weights.items()}
     frozen = {name.removeprefix("frozen_"): b.cpu().numpy() for name, b in net.named_buffers()}
-    fast = FastGraphNet(graphs, parameters, frozen)
+    fast = FastGraphNet(graphs, parameters, frozen, seed)
     fast.digest = net.digest
     with torch.no_grad():
         for parameter in fast.weights.values():

@@ -212,6 +212,8 @@ class SubmissionSession:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Stop before grading when the data the selected checks need is missing (a grader fault, not the student's)."""
+        if self.session is not None:
+            self.session.selected = frozenset(spec.name for item in session.items if (spec := spec_of(item)))
         if self.session is None or not any(DATA_FIXTURE in getattr(i, "fixturenames", ()) for i in session.items):
             return
         from grader.data import DataUnavailable

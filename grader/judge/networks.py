@@ -79,7 +79,16 @@ def network(grading: GradingSession, target: str, init: dict[str, Any] | None = 
                 why = str(exc)
         raise NetworkUnavailable(f"{what} cannot be judged: {why}. The contract: {CONTRACT_NOTE}.", problem=what)
 
-    return grading.memo(("network", target, repr(sorted(init.items()))), build)
+    return grading.memo(_key(target, init), build)
+
+
+def exported(grading: GradingSession, target: str, init: dict[str, Any] | None = None) -> GraphNet | None:
+    """The network :func:`network` already rebuilt, without asking the worker; None if it was not (or failed)."""
+    return grading.computed(_key(target, dict(init or {})))
+
+
+def _key(target: str, init: dict[str, Any]) -> tuple:
+    return ("network", target, repr(sorted(init.items())))
 
 
 def _exporter_digest() -> str:

@@ -147,6 +147,8 @@ class GradingSession:
         self.grading_deadline: float | None = None  # set by start() and begin_check()
         self.check_deadline: float | None = None
         self.progress: Callable[[str], None] = lambda line: None  # a line for the student while a step takes long
+        self.selected: frozenset[str] | None = None  # the names of the checks this grading runs, once collected
+        self._closing: list[Callable[[], None]] = []
 
     def start(self) -> None:
         self.grading_deadline = time.monotonic() + self.options.grading_budget
@@ -184,7 +186,13 @@ class GradingSession:
         self.worker.kill()
         return [tamper.audit_signal(finding, self.redact) for finding in self.worker.audit_findings()]
 
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when the grading closes (before the worker stops)."""
+        self._closing.append(callback)
+
     def close(self) -> None:
+        for callback in self._closing:
+            callback()
         self.worker.close()
         if self.cpu_group is not None:
             self.cpu_group.remove()
@@ -303,6 +311,11 @@ class GradingSession:
         if error.get("type") == "MissingName":
             raise MissingName(str(error.get("message")))
         raise StudentError(what, error)
+
+    def computed(self, key: Any) -> Any | None:
+        """What :meth:`memo` holds for ``key``; None when it was not computed or was a fault."""
+        value = self._memo.get(key)
+        return None if isinstance(value, SubmissionFault) else value
 
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """Compute once per session; a fault is remembered and raised again for every later check."""

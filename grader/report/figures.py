@@ -63,25 +63,6 @@ def accuracy_bars(accuracies: dict[str, tuple[float, float]], learns: float) -> 
     return _png(fig)
 
 
-def confusion_matrices(matrices: dict[str, np.ndarray], title: str) -> bytes:
-    """One heat-mapped confusion matrix per network (rows: true digit, columns: predicted)."""
-    fig, axes = plt.subplots(1, len(matrices), figsize=(3.2 * len(matrices), 3.3), squeeze=False)
-    for ax, (name, matrix) in zip(axes[0], matrices.items(), strict=True):
-        ax.imshow(matrix, cmap="Blues")
-        for (row, col), count in np.ndenumerate(matrix):
-            if count:
-                color = "white" if count > matrix.max() / 2 else "black"
-                ax.text(col, row, str(count), ha="center", va="center", fontsize=5, color=color)
-        ax.set_title(f"{name}: {title}", fontsize=9)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true digit")
-        ax.set_xticks(range(10))
-        ax.set_yticks(range(10))
-        ax.tick_params(labelsize=7)
-    fig.tight_layout()
-    return _png(fig)
-
-
 def score_histogram(scores: Sequence[float], max_score: float) -> bytes:
     """How many students scored what."""
     fig, ax = plt.subplots(figsize=(6, 2.8))

@@ -388,7 +388,14 @@ def test_interrupted_command_goes_on_where_it_stopped(tmp_path: Path, signum: in
     for name in ("ann", "bo", "cy"):
         modules(subs / name)
     command = [sys.executable, "-m", "grader.cli", "batch", str(subs), "--out", str(out), "-k", "conv_output_size"]
-    proc = subprocess.Popen([*command, "--no-progress"], stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [*command, "--no-progress"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        # a shell's `cmd &` starts pytest with SIGINT ignored, which the batch would inherit
+        preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while not store.record_dir(out, "ann").exists() and time.monotonic() < deadline:
         time.sleep(0.1)

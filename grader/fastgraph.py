@@ -51,10 +51,6 @@ class RandomSource:
         self.seed = seed
         self._generators: dict[str, torch.Generator] = {}
 
-    def reseed(self, seed: int) -> None:
-        self.seed = seed
-        self._generators.clear()
-
     def on(self, device: torch.device | str | None) -> torch.Generator:
         key = str(torch.device(device if device is not None else "cpu"))
         if key not in self._generators:

@@ -55,6 +55,11 @@ MARGIN = DEFAULT.margin  # a value this close to its threshold is measured again
 EXTRA_SEEDS = DEFAULT.extra_seeds
 
 
+def measurement_seed(grading: GradingSession, index: int) -> int:
+    """The seed of the ``index``-th measurement: the grading seed, then re-measurement seeds far from any user's."""
+    return grading.options.seed + index * 1000
+
+
 def budget_of(settings: Robustness = DEFAULT, seed: int = 0) -> Budget:
     return Budget(epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr, seed=seed)
 
@@ -201,7 +206,7 @@ def _train_and_test(
 def _begin(grading: GradingSession, digits: PreparedDigits, target: str, index: int) -> Callable[[], dict]:
     """Start the ``index``-th measurement of ``target`` (index 0: the grading seed) unless the cache holds it;
     returns how to wait for it. Once per grading; runs on the main thread (worker requests, console, cache)."""
-    seed = grading.options.seed + index * 1000  # the re-measurement seeds, far from any seed a user picks
+    seed = measurement_seed(grading, index)
     name = target.split(".")[1]
 
     def begin() -> Callable[[], dict]:
@@ -256,7 +261,7 @@ def run(grading: GradingSession, digits: PreparedDigits, target: str, index: int
                 _begin(grading, digits, ROBUST_NET, 0)
             except SubmissionFault:
                 pass  # kept by the memo: RobustQuadrantNet's own checks report it, not this one
-    return grading.memo(("accuracies", target, grading.options.seed + index * 1000), wait)
+    return grading.memo(("accuracies", target, measurement_seed(grading, index)), wait)
 
 
 def accuracies(grading: GradingSession, digits: PreparedDigits, target: str, n: int = 1) -> list[tuple[float, float]]:
@@ -284,7 +289,7 @@ def judge(grading: GradingSession, digits: PreparedDigits, target: str, check_na
     for condition in rules(settings)[check_name]:
         holds, value, borderline = settle(condition, lambda n: accuracies(grading, digits, target, n), settings)
         if borderline:
-            seeds = ", ".join(str(grading.options.seed + 1000 * i) for i in range(1 + settings.extra_seeds))
+            seeds = ", ".join(str(measurement_seed(grading, i)) for i in range(1 + settings.extra_seeds))
             notes.append(
                 f"{condition.what} was within {settings.margin:g} of {condition.threshold:g} at the grading seed, so "
                 f"{name} was trained with seeds {seeds}: median {value:.3f}"

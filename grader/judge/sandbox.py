@@ -175,11 +175,11 @@ def bwrap_command(
     if os.geteuid() == 0:
         uid = sandbox_uid(scratch)
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
-        if not switch_user:
-            args += ["--cap-add", "CAP_KILL"]  # the template stops its workers, which run as another user
         if switch_user:
             args += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
             args += ["--inh-caps=-all", "--bounding-set=-all"]
+        else:
+            args += ["--cap-add", "CAP_KILL"]  # the template stops its workers, which run as another user
     else:
         args += ["--unshare-user", "--cap-drop", "ALL"]
     return [*args, "--", *limits.prlimit(count_processes=os.geteuid() == 0), *worker]

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import argparse
 import functools
-import hashlib
 import io
 import json
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import torch
 
-from grader import atomic, netgraph, testmodels
+from grader import netgraph, testmodels
 from grader.checks import check_gradcam, check_quadrant, check_training
 from grader.checks.check_gradcam import CamCase
 from grader.data import cache_dir
@@ -59,36 +59,56 @@ def reference_saliency(case: CamCase) -> np.ndarray:
     return gradcam.saliency_map(model, torch.from_numpy(case.x()), torch.tensor(case.target_class)).numpy()
 
 
-# what a reference layer table follows from: a change to any of these files computes it afresh
-_TABLE_SOURCES = (quadrant, check_quadrant, netgraph, networks)
+# what the kept values follow from besides their arguments: a change to any of these files computes them afresh
+_TABLE_SOURCES = (quadrant, check_quadrant, netgraph, networks)  # a reference layer table
+_VALUE_SOURCES = (training, testmodels, sideeffects)  # a reference training value
 
 
-def _reference_table(num_channel: int) -> dict:
-    """The reference QuadrantNet's ``rows`` and ``ops``, judged as a student's is: exported, rebuilt, read by
-    the same code (:func:`grader.checks.check_quadrant.table`).
+@functools.cache
+def _sources(modules: tuple[ModuleType, ...]) -> str:
+    return sources_digest(Path(__file__), *(Path(m.__file__) for m in modules))  # read once per process
 
-    torch.export costs the judge about 1.5 s a call (3.2 s of a cached grading, measured 2026-12-04), so
-    the table is kept in the judge's private cache folder (:func:`grader.data.cache_dir`, beside its secret
-    key; never in the package or a student's reach), keyed by the sources it follows from and torch's version.
+
+def kept(function: Callable[P, T], sources: tuple[ModuleType, ...] = _VALUE_SOURCES) -> Callable[P, T]:
+    """``function`` (a ``reference_*`` value of plain data and arrays) computed once per installation for the same
+    arguments: the hidden checks ask the same questions in every grading, the first reference optimizer of a
+    process costs about 1.5 s (torch.optim loads torch._dynamo), and torch.export about 1.5 s a layer table.
+
+    Values are kept in the judge's private cache folder (:func:`grader.data.cache_dir`, beside its secret key;
+    never in the package or a student's reach; JSON beside an ``.npz`` read without pickles), keyed by the
+    function, its arguments, torch's version and the ``sources`` it follows from.
     """
-    identity = {
-        "num_channel": num_channel,
-        "torch": torch.__version__,
-        "sources": sources_digest(*(Path(m.__file__) for m in _TABLE_SOURCES)),
-    }
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:40]
-    path = cache_dir() / "reference" / f"quadrant_table_{digest}.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        pass
+
+    @functools.wraps(function)
+    def cached(*args: P.args, **kwargs: P.kwargs) -> T:
+        identity = {
+            "function": function.__name__,
+            "args": list(args),
+            "kwargs": kwargs,
+            "torch": torch.__version__,
+            "sources": _sources(sources),
+        }
+        entry = cache_dir() / "reference" / f"{function.__name__}_{content_digest(identity)[:40]}.json"
+        value = read_with_arrays(entry)
+        if value is None:
+            value = function(*args, **kwargs)
+            write_with_arrays(entry, value)
+        return value
+
+    return cached
+
+
+def quadrant_table(num_channel: int) -> dict:
+    """The reference QuadrantNet's ``rows`` and ``ops``, judged as a student's is: exported, rebuilt, read by
+    the same code (:func:`grader.checks.check_quadrant.table`)."""
     torch.manual_seed(0)
     model = quadrant.QuadrantNet(num_channel=num_channel)
     net = GraphNet.from_export(export_network(model, example_batch(), dynamic_size=False))
     full = check_quadrant.table(net)
-    table = {"rows": [[kind, list(shape), params] for kind, shape, params in full["rows"]], "ops": full["ops"]}
-    atomic.write_text(path, json.dumps(table))
-    return table
+    return {"rows": [[kind, list(shape), params] for kind, shape, params in full["rows"]], "ops": full["ops"]}
+
+
+_reference_table = kept(quadrant_table, _TABLE_SOURCES)  # 3.2 s of a cached grading before (2026-12-04)
 
 
 def reference_rows(num_channel: int) -> list[list[Any]]:
@@ -99,38 +119,6 @@ def reference_rows(num_channel: int) -> list[list[Any]]:
 def reference_ops() -> list[str]:
     """The reference QuadrantNet's convolution, ReLU, max-pool and linear calls, in order."""
     return _reference_table(8)["ops"]
-
-
-# what a reference training value follows from besides its arguments
-_VALUE_SOURCES = (training, testmodels, sideeffects)
-
-
-def kept(function: Callable[P, T]) -> Callable[P, T]:
-    """``function`` (a ``reference_*`` value of plain data and arrays) computed once per installation for the same
-    arguments: the hidden checks ask the same questions in every grading, and the first reference optimizer
-    of a process costs about 1.5 s (torch.optim loads torch._dynamo).
-
-    Values are kept like the reference layer tables (the judge's private cache folder; JSON beside an ``.npz``
-    read without pickles), keyed by the function, its arguments, the sources it follows from and torch's version.
-    """
-
-    @functools.wraps(function)
-    def cached(*args: P.args, **kwargs: P.kwargs) -> T:
-        identity = {
-            "function": function.__name__,
-            "args": list(args),
-            "kwargs": kwargs,
-            "torch": torch.__version__,
-            "sources": sources_digest(Path(__file__), *(Path(m.__file__) for m in _VALUE_SOURCES)),
-        }
-        entry = cache_dir() / "reference" / f"{function.__name__}_{content_digest(identity)[:40]}.json"
-        value = read_with_arrays(entry)
-        if value is None:
-            value = function(*args, **kwargs)
-            write_with_arrays(entry, value)
-        return value
-
-    return cached
 
 
 def reference_epoch(

@@ -25,10 +25,11 @@ from typing import Any
 
 import pytest
 
-from grader.checks.registry import TIER_CHOICES, HiddenTierMissing, check_paths, hidden_dir, spec_of
+from grader import collector
+from grader.checks.registry import GRADED_LAST, TIER_CHOICES, HiddenTierMissing, check_paths, hidden_dir, spec_of
 from grader.course import ConfigError, CourseConfig
 from grader.course import load as load_course
-from grader.judge import launch
+from grader.judge import launch, networks
 from grader.judge.faults import (
     GRADER_FAULT_EXIT,
     REFUSAL,
@@ -45,6 +46,8 @@ from grader.results import TAMPERING, CheckResult, GradeReport, write_json
 CHECKS_DIR = Path(__file__).parent / "checks"
 PUBLIC_ONLY_NOTE = "public checks only: the final grade also runs hidden checks (the same functions, other inputs)"
 DATA_FIXTURE = "digits"
+REPORT_ORDER = pytest.StashKey[dict[str, int]]()  # check name -> its place in the reports (the files' order)
+QUADRANT_NET = "quadrant.QuadrantNet"  # exported by every whole grading: its stored export marks files graded before
 GRADER_FAULT = "grader fault"  # the grader cannot grade at all (exit 3): never the student's 0
 
 
@@ -153,8 +156,10 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)  # before -k deselects: check and group names become keywords
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Check names, their short names and group names become ``-k`` keywords; each group's hidden checks
-    run right after its public ones, so every report lists a group in one piece. ``--only NAME`` keeps
-    exactly the check or the group called NAME (``-k shapes`` also matches ``quadrant/layer_shapes``)."""
+    run right after its public ones, so every report lists a group in one piece, and the groups of
+    :data:`~grader.checks.registry.GRADED_LAST` run after the others (reports keep the files' order:
+    :data:`REPORT_ORDER`). ``--only NAME`` keeps exactly the check or the group called NAME (``-k shapes``
+    also matches ``quadrant/layer_shapes``)."""
     only = config.getoption("only", None)
     if only:
         kept = [i for i in items if (s := spec_of(i)) is not None and only in (s.name, s.name.split("/", 1)[0])]
@@ -174,6 +179,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return (groups.index(spec.name.split("/", 1)[0]), spec.tier == "hidden") if spec else (len(groups), False)
 
     items.sort(key=order)
+    config.stash[REPORT_ORDER] = {spec.name: i for i, item in enumerate(items) if (spec := spec_of(item))}
+    items.sort(key=lambda item: (s := spec_of(item)) is not None and s.name.split("/", 1)[0] in GRADED_LAST)
 
 
 class SubmissionSession:
@@ -202,29 +209,50 @@ class SubmissionSession:
         self.recorder.report.flags = [str(signal) for signal in self.session.tamper_signals]
         self.session.start()
         # Imported while the judge waits on the worker: the report's figures need matplotlib (about 0.6 s), and a
-        # whole grading's training needs what torch.optim loads on its first optimizer (torch._dynamo, 1.2 s).
-        later = ["grader.report.html", *(["torch._dynamo"] if self.options.whole else [])]
+        # training needs what torch.optim loads on its first optimizer (torch._dynamo, 1.2 s).
+        later = ["grader.report.html", *(["torch._dynamo"] if self._trains() else [])]
         threading.Thread(target=_import_all, args=(later,), daemon=True).start()
+
+    def _trains(self) -> bool:
+        """Whether this grading will probably train networks: a whole grading (no ``-k``) of files not graded
+        before. A repeated grading's trained accuracies come from the cache, and importing what training needs
+        would only slow its checks (0.5 s measured); a wrong guess costs that import when the training starts."""
+        assert self.session is not None
+        return self.options.whole and not networks.stored(self.session, QUADRANT_NET)
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         if self.session is not None:
             self.session.begin_check()
 
+    @pytest.hookimpl(trylast=True)  # after the console has announced the grading: prefetching may print progress
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Stop before grading when the data the selected checks need is missing (a grader fault, not the student's)."""
-        if self.session is not None:
-            self.session.selected = frozenset(spec.name for item in session.items if (spec := spec_of(item)))
-        if self.session is None or not any(DATA_FIXTURE in getattr(i, "fixturenames", ()) for i in session.items):
+        """Stop before grading when the data the selected checks need is missing (a grader fault, not the
+        student's); else start what the collected check modules prefetch."""
+        collector.resume()  # the console script's start-up imports are done (grader.cli.run)
+        if self.session is None:
             return
-        from grader.data import DataUnavailable
-        from grader.judge.digits import load_digits
+        self.session.selected = frozenset(spec.name for item in session.items if (spec := spec_of(item)))
+        if any(DATA_FIXTURE in getattr(i, "fixturenames", ()) for i in session.items):
+            from grader.data import DataUnavailable
+            from grader.judge.digits import load_digits
 
-        try:
-            load_digits(self.options.data_root)
-        except DataUnavailable as exc:
-            self.session.close()
-            self.session = None
-            pytest.exit(f"{GRADER_FAULT}: the grader's data is missing. {exc}", returncode=GRADER_FAULT_EXIT)
+            try:
+                load_digits(self.options.data_root)
+            except DataUnavailable as exc:
+                self.session.close()
+                self.session = None
+                pytest.exit(f"{GRADER_FAULT}: the grader's data is missing. {exc}", returncode=GRADER_FAULT_EXIT)
+        self._prefetch(session.items)
+
+    def _prefetch(self, items: list[pytest.Item]) -> None:
+        """Call each collected check module's ``prefetch(grading)``, once, before the first check: work that
+        overlaps the checks (a training). It runs outside every check's budget and fails no check itself."""
+        assert self.session is not None
+        modules = {id(m): m for item in items if (m := getattr(item, "module", None)) is not None}
+        for module in modules.values():
+            start = getattr(module, "prefetch", None)
+            if callable(start):
+                start(self.session)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.session is not None:
@@ -324,6 +352,8 @@ class PointsRecorder:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.report.seconds = round(time.perf_counter() - self._started, 2)
+        order = session.config.stash.get(REPORT_ORDER, {})
+        self.report.checks.sort(key=lambda check: order.get(check.name, len(order)))  # as run where unknown
         if self.report.grader_faults and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = GRADER_FAULT_EXIT
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from grader.checks.registry import CHECK_FILES
@@ -22,6 +24,17 @@ def test_solutions_get_full_marks(solutions_graded) -> None:
 def test_every_group_is_graded(solutions_graded) -> None:
     assert {name.split("/")[0] for name in solutions_graded.checks} == GROUPS
     assert len(CHECK_FILES) == len(GROUPS)
+
+
+def test_robustness_is_graded_last_and_reported_third(solutions_graded) -> None:
+    """Its networks train while the other groups are graded (registry.GRADED_LAST); the reports keep the files'
+    order, with each group in one piece."""
+    reported = [t["name"].split("/")[0] for t in solutions_graded.results["tests"]]
+    files = [name.removeprefix("check_").removesuffix(".py") for name in CHECK_FILES]
+    assert list(dict.fromkeys(reported)) == files
+    assert reported == sorted(reported, key=files.index), "a group in one piece"
+    progress = re.findall(r"^  ([a-z]+) +[.FE]+$", solutions_graded.stdout, flags=re.MULTILINE)
+    assert progress[-1] == "robustness" and progress.index("robustness") > progress.index("training"), progress
 
 
 def test_every_public_check_has_a_hint_that_does_not_print_the_answer() -> None:

@@ -1392,9 +1392,15 @@ def test_poisoned_observation_cache_gives_no_points_to_the_stubs(attack: Attack)
     shutil.copytree(ROOT / "exercises", poisoner)
     model_answer = (ROOT / "solutions" / "quadrant.py").read_text()
     (poisoner / "shapes.py").write_text(SOLUTION_SHAPES + attack.render(POISON, QUADRANT=model_answer))
-    first = attack.grade(poisoner, "-k", "check_shapes or check_robustness", env=env)
+    # The judge exports a network before any check when it will train it (check_robustness.prefetch), before
+    # shapes.py has run: the poisoner first has its hidden RobustQuadrantNet exported (and stored) by a check
+    # that runs after shapes.py, then graded with the stored export.
+    exported = attack.grade(poisoner, "-k", "check_shapes or robust_net_other_sizes", env=env)
+    assert not exported.failed, "the poisoner's hidden RobustQuadrantNet is exported"
+    first = attack.grade(poisoner, "-k", "check_robustness", env=env, out=attack.tmp_path / "out-poisoner")
     robustness = {name for name in first.checks if name.startswith("robustness/")}
-    assert len(robustness) == 5 and not first.failed, "the poisoner's hidden networks really train"
+    trained = {"robustness/robust_net_learns_top_left", "robustness/robust_net_keeps_bottom_right"}
+    assert len(robustness) == 5 and not first.failed & trained, "the poisoner's hidden RobustQuadrantNet trains"
     stubs = attack.tmp_path / "stubs"
     shutil.copytree(ROOT / "exercises", stubs)
     graded = attack.grade(stubs, "-k", "check_robustness", env=env, out=attack.tmp_path / "out-stubs")

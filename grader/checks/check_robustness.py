@@ -38,9 +38,9 @@ from grader.checks.registry import check
 from grader.course import Robustness
 from grader.fastgraph import training_form
 from grader.judge import testdigits
-from grader.judge.digits import PreparedDigits
+from grader.judge.digits import PreparedDigits, prepare_digits
 from grader.judge.faults import CheckFailure, GraderFault, SubmissionFault
-from grader.judge.networks import exported, network
+from grader.judge.networks import network
 from grader.judge.obscache import sources_digest
 from grader.judge.session import GradingSession
 from grader.quadrants import digits_to_canvas
@@ -154,8 +154,33 @@ def confusion(labels: np.ndarray, predictions: np.ndarray, classes: int = 10) ->
 
 
 SLOTS = {"cpu": 2}  # trainings at once per device type (others: 1): a network pair, or two re-measurements
-# the checks that train RobustQuadrantNet, which QuadrantNet's training starts beside it (see run())
-ROBUST_TRAINED = frozenset({"robustness/robust_net_learns_top_left", "robustness/robust_net_keeps_bottom_right"})
+TRAINED_BY = {  # the checks that train each network: prefetch() starts a network's training when one is selected
+    QUADRANT_NET: frozenset({"robustness/quadrant_net_learns_top_left", "robustness/quadrant_net_fails_bottom_right"}),
+    ROBUST_NET: frozenset({"robustness/robust_net_learns_top_left", "robustness/robust_net_keeps_bottom_right"}),
+}
+
+
+def prefetch(grading: GradingSession) -> None:
+    """Start training each network whose checks are selected, before the first check (the plugin calls it):
+    the networks train while the other groups are graded, and this group is graded last
+    (:data:`grader.checks.registry.GRADED_LAST`).
+
+    Outside every check: the exports it asks the worker for count against the grading's budget only. A fault it
+    meets is kept (:meth:`GradingSession.memo`) for the checks it concerns, which report it; a network that is
+    not the specified QuadrantNet is not trained (its checks say why). Nothing here fails a check.
+    """
+    if grading.tamper_signals:  # every check is withheld
+        return
+    selected = grading.selected or frozenset()
+    for target in (QUADRANT_NET, ROBUST_NET):
+        if not selected & TRAINED_BY[target]:
+            continue
+        try:
+            if target == QUADRANT_NET:
+                _require_spec_quadrant_net(grading)
+            _begin(grading, prepare_digits(grading), target, 0)
+        except (CheckFailure, SubmissionFault, GraderFault):
+            continue  # raised again, with its message, by the checks that need the same network
 
 
 def _side_by_side(grading: GradingSession) -> trainer.SideBySide:
@@ -248,19 +273,9 @@ def _begin(grading: GradingSession, digits: PreparedDigits, target: str, index: 
 
 
 def run(grading: GradingSession, digits: PreparedDigits, target: str, index: int) -> dict:
-    """The ``index``-th measurement of ``target`` (index 0: the grading seed), once per grading, cached.
-
-    QuadrantNet's first training starts RobustQuadrantNet's beside it when a check that trains it is selected
-    and its export is already at hand (``robustness/robust_net_other_sizes`` runs first): the two train side
-    by side without any worker request outside their own checks.
-    """
+    """The ``index``-th measurement of ``target`` (index 0: the grading seed, usually started by :func:`prefetch`),
+    once per grading, cached."""
     wait = _begin(grading, digits, target, index)
-    if target == QUADRANT_NET and index == 0 and grading.selected and grading.selected & ROBUST_TRAINED:
-        if exported(grading, ROBUST_NET) is not None:
-            try:
-                _begin(grading, digits, ROBUST_NET, 0)
-            except SubmissionFault:
-                pass  # kept by the memo: RobustQuadrantNet's own checks report it, not this one
     return grading.memo(("accuracies", target, measurement_seed(grading, index)), wait)
 
 

@@ -49,14 +49,8 @@ def network(grading: GradingSession, target: str, init: dict[str, Any] | None = 
     what = describe(target, init)
 
     def build() -> GraphNet:
-        request = {
-            "target": target,
-            "init": init,
-            "seed": grading.options.seed,
-            "input_shape": list(EXAMPLE),
-            "dynamic_size": target.endswith("RobustQuadrantNet"),
-        }
-        key = {"op": "export", "exporter": _exporter_digest(), **request}
+        request = _export_request(grading, target, init)
+        key = _export_key(request)
         # torch.export costs the worker about 0.2 s a mode: a byte-identical submission reuses its export
         reply = grading.cache.get_with_arrays(key)
         if reply is None:
@@ -82,9 +76,24 @@ def network(grading: GradingSession, target: str, init: dict[str, Any] | None = 
     return grading.memo(_key(target, init), build)
 
 
-def exported(grading: GradingSession, target: str, init: dict[str, Any] | None = None) -> GraphNet | None:
-    """The network :func:`network` already rebuilt, without asking the worker; None if it was not (or failed)."""
-    return grading.computed(_key(target, dict(init or {})))
+def stored(grading: GradingSession, target: str, init: dict[str, Any] | None = None) -> bool:
+    """Whether the cache holds this submission's export of ``target`` (built with ``init``): a grading of these
+    exact files ran before, so whatever else it computed is probably stored too. Asks the worker nothing."""
+    return grading.cache.holds(_export_key(_export_request(grading, target, dict(init or {}))))
+
+
+def _export_request(grading: GradingSession, target: str, init: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "target": target,
+        "init": init,
+        "seed": grading.options.seed,
+        "input_shape": list(EXAMPLE),
+        "dynamic_size": target.endswith("RobustQuadrantNet"),
+    }
+
+
+def _export_key(request: dict[str, Any]) -> dict[str, Any]:
+    return {"op": "export", "exporter": _exporter_digest(), **request}
 
 
 def _key(target: str, init: dict[str, Any]) -> tuple:

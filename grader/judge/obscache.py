@@ -104,6 +104,10 @@ class ObservationCache:
         entry = self._entry(request, content)
         atomic.write_text(entry, json.dumps({"value": value}))
 
+    def holds(self, request: dict[str, Any]) -> bool:
+        """Whether a value is stored for this exact submission and request (a hint: it may still prove torn)."""
+        return self.enabled and self._entry(request).exists()
+
     def get_with_arrays(self, request: dict[str, Any]) -> Any | None:
         """Like :meth:`get`, for a value holding numpy arrays stored by :meth:`put_with_arrays`."""
         return read_with_arrays(self._entry(request)) if self.enabled else None

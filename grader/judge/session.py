@@ -312,11 +312,6 @@ class GradingSession:
             raise MissingName(str(error.get("message")))
         raise StudentError(what, error)
 
-    def computed(self, key: Any) -> Any | None:
-        """What :meth:`memo` holds for ``key``; None when it was not computed or was a fault."""
-        value = self._memo.get(key)
-        return None if isinstance(value, SubmissionFault) else value
-
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """Compute once per session; a fault is remembered and raised again for every later check."""
         if key not in self._memo:

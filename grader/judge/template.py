@@ -209,11 +209,14 @@ def serve() -> None:
     os.dup2(2, 1)  # nothing printed by an import can corrupt the protocol
     import importlib
 
-    for name in PRELOAD:
-        importlib.import_module(name)
-    from grader.checks.registry import all_specs
+    from grader import collector
 
-    all_specs()  # imports every installed check module, the hidden tier's where it is installed
+    with collector.paused():  # and frozen after: each forked judge's collections skip these imports
+        for name in PRELOAD:
+            importlib.import_module(name)
+        from grader.checks.registry import all_specs
+
+        all_specs()  # imports every installed check module, the hidden tier's where it is installed
     children: set[int] = set()
     reader = os.fdopen(proto_in, "rb", buffering=0)
     buffer = b""

@@ -25,14 +25,17 @@ def preload() -> None:
     optimizers (``$CNN_GRADER_PRELOAD_NETWORKS``: a whole grading, not ``-k shapes``), torch._dynamo too,
     which torch.export and torch.optim load on first use (about 1.2 s): paid here, while the judge starts.
     """
-    import torch  # noqa: F401
+    from grader import collector
 
-    if os.environ.get(NETWORKS_ENV) == "1":
-        import torch._dynamo  # noqa: F401
+    with collector.paused():  # and frozen after: a forked worker's collections skip the template's imports
+        import torch  # noqa: F401
 
-    import grader.protocol  # noqa: F401
-    import grader.worker.audit  # noqa: F401
-    import grader.worker.ops  # noqa: F401
+        if os.environ.get(NETWORKS_ENV) == "1":
+            import torch._dynamo  # noqa: F401
+
+        import grader.protocol  # noqa: F401
+        import grader.worker.audit  # noqa: F401
+        import grader.worker.ops  # noqa: F401
 
 
 def _private_channels() -> tuple[BinaryIO, BinaryIO]:

@@ -172,7 +172,7 @@ def prefetch(grading: GradingSession) -> None:
     if grading.tamper_signals:  # every check is withheld
         return
     selected = grading.selected or frozenset()
-    for target in (QUADRANT_NET, ROBUST_NET):
+    for target in (ROBUST_NET, QUADRANT_NET):  # the longer training first
         if not selected & TRAINED_BY[target]:
             continue
         try:

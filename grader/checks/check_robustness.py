@@ -3,6 +3,8 @@
 The networks are judged in the judge: rebuilt from their exported graphs (:mod:`grader.judge.networks`),
 trained with the grader's own seeded trainer (:mod:`grader.trainer`) and tested on held-out digits at
 secret offsets (:mod:`grader.judge.testdigits`); neither the digits nor their labels reach the worker.
+The trainings start before the first check (:func:`prefetch`) and run while the other groups are graded;
+this group is graded last.
 
 What the checks measure (thresholds and budget from docs/calibration.md):
 

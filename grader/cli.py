@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("--config", type=Path, help="the course configuration (TOML)")
     show.add_argument("--show", action="store_true", help="print it (the default)")
     args = parser.parse_args(argv)
+    if args.command not in ("grade", "check"):
+        collector.resume()  # the pause is for a grading's start-up (run()); a batch runs on for long
     if getattr(args, "tiers", None) == "all" and hidden_dir() is None:
         parser.error("--tiers all: the hidden checks are not installed here (install the instructor's grader)")
     if args.command in ("release", "gradescope", "config"):

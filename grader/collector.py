@@ -6,8 +6,9 @@ the process, and the collector walks all of them at every full collection: about
 :func:`paused` keeps the collector off while such imports run and then *freezes* what they built
 (``gc.freeze``: later collections skip it), which is also what a process that forks should do before it
 forks (the children's collections skip it too, and do not touch its pages). :func:`freeze_for_exit` spares
-the last collection of a process that is about to end. Neither frees less: what they freeze was never
-garbage.
+the last collection of a process that is about to end. The price: the cyclic garbage the imports left is
+frozen with them and never freed (about 10,000 objects after the worker's imports, 4,000 after the judge's,
+out of 340,000 tracked).
 """
 
 from __future__ import annotations

@@ -224,35 +224,42 @@ class SubmissionSession:
         if self.session is not None:
             self.session.begin_check()
 
-    @pytest.hookimpl(trylast=True)  # after the console has announced the grading: prefetching may print progress
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Stop before grading when the data the selected checks need is missing (a grader fault, not the
-        student's); else start what the collected check modules prefetch."""
+        """Stop before grading when the data the selected checks need is missing (a grader fault, not the student's)."""
         collector.resume()  # the console script's start-up imports are done (grader.cli.run)
         if self.session is None:
             return
         self.session.selected = frozenset(spec.name for item in session.items if (spec := spec_of(item)))
-        if any(DATA_FIXTURE in getattr(i, "fixturenames", ()) for i in session.items):
-            from grader.data import DataUnavailable
-            from grader.judge.digits import load_digits
+        if not any(DATA_FIXTURE in getattr(i, "fixturenames", ()) for i in session.items):
+            return
+        from grader.data import DataUnavailable
+        from grader.judge.digits import load_digits
 
-            try:
-                load_digits(self.options.data_root)
-            except DataUnavailable as exc:
-                self.session.close()
-                self.session = None
-                pytest.exit(f"{GRADER_FAULT}: the grader's data is missing. {exc}", returncode=GRADER_FAULT_EXIT)
-        self._prefetch(session.items)
+        try:
+            load_digits(self.options.data_root)
+        except DataUnavailable as exc:
+            self.session.close()
+            self.session = None
+            pytest.exit(f"{GRADER_FAULT}: the grader's data is missing. {exc}", returncode=GRADER_FAULT_EXIT)
 
-    def _prefetch(self, items: list[pytest.Item]) -> None:
-        """Call each collected check module's ``prefetch(grading)``, once, before the first check: work that
-        overlaps the checks (a training). It runs outside every check's budget and fails no check itself."""
-        assert self.session is not None
-        modules = {id(m): m for item in items if (m := getattr(item, "module", None)) is not None}
+    @pytest.hookimpl(tryfirst=True)  # before pytest's own loop, which runs the checks
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        """Call each collected check module's ``prefetch(grading)``, once, before the first check (not when the
+        checks will not run: collection errors, ``--collect-only``): work that overlaps the checks (a training).
+
+        Nothing it meets is reported here: the checks that need the same thing meet it again (a submission's
+        fault from the session's memo, anything else afresh) and report it as their own.
+        """
+        if self.session is None or session.testsfailed or session.config.option.collectonly:
+            return
+        modules = {id(m): m for item in session.items if (m := getattr(item, "module", None)) is not None}
         for module in modules.values():
             start = getattr(module, "prefetch", None)
             if callable(start):
-                start(self.session)
+                try:
+                    start(self.session)
+                except Exception:  # noqa: BLE001,S112 - see the docstring
+                    continue
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.session is not None:
@@ -354,6 +361,12 @@ class PointsRecorder:
         self.report.seconds = round(time.perf_counter() - self._started, 2)
         order = session.config.stash.get(REPORT_ORDER, {})
         self.report.checks.sort(key=lambda check: order.get(check.name, len(order)))  # as run where unknown
+        first = {}  # each shared problem where the reports first show a check it blocked
+        for check in self.report.checks:
+            if check.problem:
+                first.setdefault(check.problem, len(first))
+        problems = sorted(self.report.problems.items(), key=lambda item: first.get(item[0], len(first)))
+        self.report.problems = dict(problems)
         if self.report.grader_faults and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = GRADER_FAULT_EXIT
 

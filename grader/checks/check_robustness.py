@@ -167,22 +167,27 @@ def prefetch(grading: GradingSession) -> None:
     the networks train while the other groups are graded, and this group is graded last
     (:data:`grader.checks.registry.GRADED_LAST`).
 
-    Outside every check: the exports it asks the worker for count against the grading's budget only. A fault it
-    meets is kept (:meth:`GradingSession.memo`) for the checks it concerns, which report it; a network that is
-    not the specified QuadrantNet is not trained (its checks say why). Nothing here fails a check.
+    Each network is exported under a check's time budget of its own, as it was when its first check asked
+    for it. A submission's fault met here is kept (:meth:`GradingSession.memo`) and reported by the checks it
+    concerns; anything else is met again by those checks. A network that is not the specified QuadrantNet is
+    not trained (its checks say why). Nothing here fails a check.
     """
     if grading.tamper_signals:  # every check is withheld
         return
     selected = grading.selected or frozenset()
-    for target in (ROBUST_NET, QUADRANT_NET):  # the longer training first
-        if not selected & TRAINED_BY[target]:
-            continue
-        try:
-            if target == QUADRANT_NET:
-                _require_spec_quadrant_net(grading)
-            _begin(grading, prepare_digits(grading), target, 0)
-        except (CheckFailure, SubmissionFault, GraderFault):
-            continue  # raised again, with its message, by the checks that need the same network
+    try:
+        for target in (ROBUST_NET, QUADRANT_NET):  # the longer training first
+            if not selected & TRAINED_BY[target]:
+                continue
+            grading.begin_check()
+            try:
+                if target == QUADRANT_NET:
+                    _require_spec_quadrant_net(grading)
+                _begin(grading, prepare_digits(grading), target, 0)
+            except (CheckFailure, SubmissionFault, GraderFault):
+                continue  # raised again, with its message, by the checks that need the same network
+    finally:
+        grading.check_deadline = None  # until the first check begins its own
 
 
 def _side_by_side(grading: GradingSession) -> trainer.SideBySide:

@@ -106,7 +106,10 @@ class ObservationCache:
 
     def holds(self, request: dict[str, Any]) -> bool:
         """Whether a value is stored for this exact submission and request (a hint: it may still prove torn)."""
-        return self.enabled and self._entry(request).exists()
+        try:
+            return self.enabled and self._entry(request).exists()
+        except OSError:  # an unreadable cache folder: as if nothing were stored
+            return False
 
     def get_with_arrays(self, request: dict[str, Any]) -> Any | None:
         """Like :meth:`get`, for a value holding numpy arrays stored by :meth:`put_with_arrays`."""

@@ -1,6 +1,6 @@
-"""Throughput of ``cnn-grader batch``: submissions per minute at -j 1, -j 2 and on a local Dask cluster.
+"""Throughput of ``cnn-grader batch``: submissions per minute at -j 1, -j 2, -j 3 and on a local Dask cluster.
 
-    python bench/batch_throughput.py [--students 20] [-k EXPR] [--modes "-j 1" "-j 2" "-j 2 plain" dask]
+    python bench/batch_throughput.py [--students 20] [-k EXPR] [--modes "-j 1" "-j 2" "-j 3" "-j 2 plain" dask]
 
 One run measures them (all by default) on the same class (distinct submissions, so nothing is served from the
 observation cache; ``--no-cache`` too), and prints the ratios. The class: 60% model answers, 20% stubs,
@@ -67,7 +67,7 @@ def start_cluster(folder: Path) -> tuple[str, list[subprocess.Popen]]:
         return client.scheduler.address, procs
 
 
-MODES = ["-j 1", "-j 2", "-j 2 plain", "dask"]
+MODES = ["-j 1", "-j 2", "-j 3", "-j 2 plain", "dask"]
 
 
 def main() -> None:
@@ -80,7 +80,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cnn-grader-bench-") as tmp:
         subs = make_class(Path(tmp) / "class", args.students)
         # "plain": every judge a new process (as before the judge template), for the ratio
-        modes: list[tuple[str, dict]] = [("-j 1", {"jobs": 1}), ("-j 2", {"jobs": 2}), ("-j 2 plain", {"jobs": 2})]
+        modes: list[tuple[str, dict]] = [(f"-j {n}", {"jobs": n}) for n in (1, 2, 3)] + [("-j 2 plain", {"jobs": 2})]
         modes = [(label, how) for label, how in modes if label in args.modes]
         procs = []
         if "dask" in args.modes:

@@ -47,7 +47,6 @@ CHECKS_DIR = Path(__file__).parent / "checks"
 PUBLIC_ONLY_NOTE = "public checks only: the final grade also runs hidden checks (the same functions, other inputs)"
 DATA_FIXTURE = "digits"
 REPORT_ORDER = pytest.StashKey[dict[str, int]]()  # check name -> its place in the reports (the files' order)
-QUADRANT_NET = "quadrant.QuadrantNet"  # exported by every whole grading: its stored export marks files graded before
 GRADER_FAULT = "grader fault"  # the grader cannot grade at all (exit 3): never the student's 0
 
 
@@ -218,7 +217,8 @@ class SubmissionSession:
         before. A repeated grading's trained accuracies come from the cache, and importing what training needs
         would only slow its checks (0.5 s measured); a wrong guess costs that import when the training starts."""
         assert self.session is not None
-        return self.options.whole and not networks.stored(self.session, QUADRANT_NET)
+        # QuadrantNet: exported by every whole grading, so its stored export marks files graded before
+        return self.options.whole and not networks.stored(self.session, networks.QUADRANT_NET)
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         if self.session is not None:

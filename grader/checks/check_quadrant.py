@@ -12,14 +12,13 @@ import torch
 from grader import vectors
 from grader.checks.registry import check
 from grader.judge.faults import CheckFailure
-from grader.judge.networks import example_batch, network
+from grader.judge.networks import QUADRANT_NET, example_batch, network
 from grader.judge.session import GradingSession
 from grader.layertable import layer_table
 from grader.netgraph import GraphNet
 
 COMPARED = ("Conv2d", "Linear")
 BATCH = 2
-QUADRANT_NET = "quadrant.QuadrantNet"
 
 Row = tuple[str, tuple[int, ...], int]  # a Conv2d or Linear call: kind, output shape, own parameters
 

@@ -42,7 +42,7 @@ from grader.fastgraph import training_form
 from grader.judge import testdigits
 from grader.judge.digits import PreparedDigits, prepare_digits
 from grader.judge.faults import CheckFailure, GraderFault, SubmissionFault
-from grader.judge.networks import network
+from grader.judge.networks import QUADRANT_NET, ROBUST_NET, network
 from grader.judge.obscache import sources_digest
 from grader.judge.session import GradingSession
 from grader.quadrants import digits_to_canvas
@@ -71,7 +71,6 @@ ILLUSTRATES = {  # the check whose verdict a network's accuracy bars and confusi
     "QuadrantNet": "robustness/quadrant_net_fails_bottom_right",
     "RobustQuadrantNet": "robustness/robust_net_keeps_bottom_right",
 }
-QUADRANT_NET, ROBUST_NET = "quadrant.QuadrantNet", "quadrant.RobustQuadrantNet"
 # how a network is trained and tested: stored accuracies follow from these files too
 TRAINER_SOURCES = sources_digest(Path(trainer.__file__), Path(fastgraph.__file__))
 
@@ -199,10 +198,31 @@ def _side_by_side(grading: GradingSession) -> trainer.SideBySide:
     return grading.memo(("side by side",), make)
 
 
+@dataclass(frozen=True)
+class Canvases:
+    """What a training learns from and is tested on; read, never written, by the training threads."""
+
+    images: torch.Tensor  # the top-left training canvases
+    labels: torch.Tensor
+    tests: dict[str, torch.Tensor]  # corner -> the held-out digits at the seed's secret offsets
+    truth: np.ndarray  # their labels
+
+
+def _canvases(grading: GradingSession, digits: PreparedDigits, seed: int) -> Canvases:
+    """The canvases of a measurement with ``seed``, made once per grading: the two networks (and the
+    re-measurements) share the training canvases (8,000 x 56 x 56, 100 MB) and a seed's test canvases."""
+    images, labels = grading.memo(
+        ("top-left training canvases",),
+        lambda: (digits_to_canvas(digits.split.train_digits, "top_left"), torch.from_numpy(digits.split.train_labels)),
+    )
+    tests = grading.memo(("test canvases", seed), lambda: testdigits.test_canvases(digits.split.test_digits, seed))
+    return Canvases(images, labels, tests, digits.split.test_labels)
+
+
 def _train_and_test(
     net: fastgraph.FastGraphNet,
     name: str,
-    digits: PreparedDigits,
+    canvases: Canvases,
     budget: Budget,
     device: str,
     *,
@@ -215,19 +235,17 @@ def _train_and_test(
     Runs on a training thread: the judge's own tensors only, no worker request, no console (see :func:`_begin`).
     """
     started = time.perf_counter()
-    images = digits_to_canvas(digits.split.train_digits, "top_left")
-    labels = torch.from_numpy(digits.split.train_labels)
     try:
-        train_classifier(net, images, labels, budget, device, deadline=time.monotonic() + limit, stop=stop)
-        tests = testdigits.test_canvases(digits.split.test_digits, budget.seed)
-        predictions = [predict(net, tests[corner], device) for corner in ("top_left", "bottom_right")]
+        deadline = time.monotonic() + limit
+        train_classifier(net, canvases.images, canvases.labels, budget, device, deadline=deadline, stop=stop)
+        predictions = [predict(net, canvases.tests[corner], device) for corner in ("top_left", "bottom_right")]
     except TrainingTooLong as exc:
         raise SubmissionFault(f"{name} trains too slowly: {exc} after {limit:.0f} s") from None
     except torch.cuda.OutOfMemoryError as exc:  # the grader's device, not the student's fault
         raise GraderFault(f"the grader's GPU ran out of memory training {name}: {exc}") from None
     except (RuntimeError, FloatingPointError, ValueError) as exc:
         raise SubmissionFault(f"{name} failed while the grader trained it: {type(exc).__name__}: {exc}") from None
-    truth = digits.split.test_labels
+    truth = canvases.truth
     return {
         "scores": [float((p == truth).mean()) for p in predictions],
         "confusion_bottom_right": confusion(truth, predictions[1]).tolist(),
@@ -264,8 +282,9 @@ def _begin(grading: GradingSession, digits: PreparedDigits, target: str, index: 
         pool = _side_by_side(grading)
         n = len(digits.split.train_digits)
         grading.progress(f"training {name} on {n:,} top-left digits ({budget.epochs} epochs, seed {seed}) ...")
+        canvases = _canvases(grading, digits, seed)
         future = pool.submit(
-            partial(_train_and_test, net, name, digits, budget, grading.device, limit=limit, stop=pool.stopping)
+            partial(_train_and_test, net, name, canvases, budget, grading.device, limit=limit, stop=pool.stopping)
         )
 
         def wait() -> dict:

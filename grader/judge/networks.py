@@ -20,6 +20,7 @@ from grader.judge.obscache import content_digest, sources_digest
 from grader.judge.session import GradingSession
 from grader.netgraph import GraphNet, NetworkRefused
 
+QUADRANT_NET, ROBUST_NET = "quadrant.QuadrantNet", "quadrant.RobustQuadrantNet"  # the contract's two networks
 EXAMPLE = (2, 1, 56, 56)  # the batch the worker traces with (any batch size and, where asked, H and W follow)
 CONTRACT_NOTE = (
     "networks must be plain tensor code that torch.export can trace: layers and torch operations, no Python "
@@ -88,7 +89,7 @@ def _export_request(grading: GradingSession, target: str, init: dict[str, Any]) 
         "init": init,
         "seed": grading.options.seed,
         "input_shape": list(EXAMPLE),
-        "dynamic_size": target.endswith("RobustQuadrantNet"),
+        "dynamic_size": target == ROBUST_NET,
     }
 
 

@@ -207,10 +207,9 @@ class SubmissionSession:
         self.recorder.report.graded_files = self.session.graded_files()
         self.recorder.report.flags = [str(signal) for signal in self.session.tamper_signals]
         self.session.start()
-        # Imported while the judge waits on the worker: the report's figures need matplotlib (about 0.6 s), and a
-        # training needs what torch.optim loads on its first optimizer (torch._dynamo, 1.2 s).
-        later = ["grader.report.html", *(["torch._dynamo"] if self._trains() else [])]
-        threading.Thread(target=_import_all, args=(later,), daemon=True).start()
+        if self._trains():  # imported while the judge waits on the worker: what torch.optim loads on its first
+            # optimizer (torch._dynamo, 1.2 s), which the training would otherwise wait for
+            threading.Thread(target=importlib.import_module, args=("torch._dynamo",), daemon=True).start()
 
     def _trains(self) -> bool:
         """Whether this grading will probably train networks: a whole grading (no ``-k``) of files not graded
@@ -274,11 +273,6 @@ class SubmissionSession:
             )
             self.recorder.report.notes.extend(self.session.redact(n) for n in self.session.notes)
             self.session.close()
-
-
-def _import_all(names: list[str]) -> None:
-    for name in names:
-        importlib.import_module(name)
 
 
 def _session_plugin(config: pytest.Config) -> SubmissionSession:

@@ -98,10 +98,11 @@ def test_feedback_lists_each_unimplemented_function_once_without_hints(stubs_gra
 
 def test_html_feedback_shows_the_students_networks_and_heatmaps(solutions_graded, stubs_graded) -> None:
     page = (solutions_graded.out / "feedback.html").read_text()
-    assert page.count("data:image/png;base64,") == 2, "Grad-CAM comparison, accuracy bars"
-    assert "your Grad-CAM next to the reference" in page
+    assert page.count("data:image/png;base64,") == 12, "six digits' Grad-CAM maps, the student's and the reference's"
+    assert page.count("<table class='cams'>") == 1 and "alt='reference: Grad-CAM of digit" in page
+    assert page.count("<table class='accuracy'>") == 1 and "<th scope='row'>RobustQuadrantNet</th>" in page
     assert page.count("<table class='confusion'>") == 2, "a confusion matrix per network"
     stub_page = (stubs_graded.out / "feedback.html").read_text()
     assert "data:image/png" not in stub_page, "nothing was observed, so nothing is pictured"
-    assert "class='confusion'" not in stub_page
+    assert "class='confusion'" not in stub_page and "class='accuracy'" not in stub_page
     assert "not implemented yet" in stub_page

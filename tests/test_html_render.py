@@ -6,6 +6,7 @@ Skipped where Debian's chromium / chromium-driver or selenium are missing.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from grader.batch import summary
 from grader.judge.evidence import Evidence
-from grader.report import browser, html
+from grader.report import browser, html, overlay
 from grader.results import CheckResult, GradeReport
 
 if TYPE_CHECKING:
@@ -161,7 +162,7 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chrome]:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize(("page", "images"), [("feedback", 2), ("summary", 3)])
+@pytest.mark.parametrize(("page", "images"), [("feedback", 12), ("summary", 3)])  # feedback: 6 digits, 2 rows
 def test_page_renders(driver: Chrome, pages: dict[str, Path], page: str, images: int, width: int) -> None:
     browser.open_page(driver, pages[page], width)
     assert driver.execute_script("return window.innerWidth") == width
@@ -201,3 +202,50 @@ def test_confusion_table_lists_every_count_in_its_place() -> None:
     for row, cells in rows:
         assert [int(c) for c in re.findall(r">(\d+)</td>", cells)] == matrix[int(row)].tolist()
     assert "<caption>QuadrantNet: bottom-right digits</caption>" in table
+
+
+def test_jet_is_matplotlibs() -> None:
+    """The Grad-CAM tiles' colours are matplotlib's "jet" (which looks them up in 256 steps: hence the tolerance)."""
+    import matplotlib
+
+    values = np.linspace(-0.2, 1.2, 1401)
+    expected = matplotlib.colormaps["jet"](np.clip(values, 0, 1))[:, :3]
+    assert np.abs(overlay.jet(values) - expected).max() < 0.02
+
+
+def test_overlay_blends_the_heat_map_over_the_image() -> None:
+    image = np.zeros((4, 4))
+    image[0, 0] = 1.0
+    heat = np.zeros((4, 4))
+    heat[3, 3] = 1.0
+    pixels = overlay.overlay(image, heat)
+    assert pixels.shape == (4, 4, 3) and pixels.dtype == np.uint8
+    assert pixels[1, 1].tolist() == [0, 0, round(255 * overlay.ALPHA * 0.5)]  # black under jet(0): dark blue
+    grey = 1 - overlay.ALPHA
+    assert pixels[0, 0].tolist() == [round(255 * grey)] * 2 + [round(255 * (grey + overlay.ALPHA * 0.5))]  # white
+    assert pixels[3, 3].tolist() == [round(255 * overlay.ALPHA * 0.5), 0, 0]  # black under jet(1): dark red
+    import io
+
+    from PIL import Image
+
+    tile = Image.open(io.BytesIO(overlay.overlay_png(image, heat)))
+    assert tile.size == (4 * overlay.SCALE, 4 * overlay.SCALE) and tile.mode == "RGB"
+
+
+def test_gradcam_table_puts_each_map_under_its_digit() -> None:
+    rng = np.random.default_rng(1)
+    images, student, reference = rng.random((3, 3, 8, 8))
+    table = html.gradcam_table(images, student, reference, [7, 2, 1])
+    assert re.findall(r"<th scope='col'>digit (\d)</th>", table) == ["7", "2", "1"]
+    alts = re.findall(r"alt='([^']*)'", table)
+    assert alts == [f"{row}: Grad-CAM of digit {d}" for row in ("yours", "reference") for d in (7, 2, 1)]
+    first = re.search(r"src='data:image/png;base64,([^']*)'", table).group(1)
+    assert base64.b64decode(first) == overlay.overlay_png(images[0], student[0])
+
+
+def test_accuracy_table_marks_a_network_that_did_not_learn() -> None:
+    table = html.accuracy_table({"QuadrantNet": (0.97, 0.12), "RobustQuadrantNet": (0.6, 0.55)}, 0.9)
+    rows = re.findall(r"<tr><th scope='row'>(\w+)</th>(.*?)</tr>", table)
+    assert [name for name, _ in rows] == ["QuadrantNet", "RobustQuadrantNet"]
+    assert re.findall(r">(\d\.\d{3})", rows[0][1]) == ["0.970", "0.120"] and "below" not in rows[0][1]
+    assert re.findall(r">(\d\.\d{3})", rows[1][1]) == ["0.600", "0.550"] and "(below 0.90)" in rows[1][1]

@@ -1,6 +1,6 @@
 """A pre-imported judge that forks one fresh judge per grading: the judge's start-up is paid once.
 
-A judge process spends about 3 s of CPU importing torch, pytest, hypothesis, matplotlib and the checks
+A judge process spends about 3 s of CPU importing torch, pytest, hypothesis and the checks
 before it grades anything. :class:`JudgeTemplate` starts one process (``python -P -m
 grader.judge.template``) that imports all of that and never grades; each :meth:`JudgeTemplate.spawn` forks
 it into a new judge that runs ``cnn-grader ARGS`` exactly as the console script would (its own session,

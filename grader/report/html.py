@@ -15,7 +15,7 @@ import numpy as np
 
 from grader import atomic
 from grader.judge.evidence import Evidence
-from grader.report import figures
+from grader.report.overlay import overlay_png
 from grader.results import CheckResult, GradeReport
 
 STYLE = """
@@ -35,6 +35,12 @@ img { max-width: 100%; height: auto; display: block; margin: .6em 0; }
 table.confusion { width: auto; table-layout: auto; font-size: .75em; margin: 0; }
 table.confusion th, table.confusion td { padding: .15em .35em; text-align: right; min-width: 1.6em; }
 table.confusion caption { text-align: left; padding-bottom: .3em; }
+table.cams { width: auto; max-width: 100%; }
+table.cams th { font-weight: normal; font-size: .85em; text-align: center; }
+table.cams td { padding: 2px; }
+table.cams img { width: 112px; max-width: 100%; margin: 0; image-rendering: pixelated; }
+table.accuracy { width: auto; }
+table.accuracy td.bar { min-width: 9em; }
 """
 
 
@@ -75,6 +81,42 @@ def confusion_table(caption: str, matrix: np.ndarray) -> str:
     )
 
 
+def gradcam_table(images: np.ndarray, student: np.ndarray, reference: np.ndarray, labels: list[int]) -> str:
+    """The student's Grad-CAM maps over the digits (first row) above the reference's (second row), one column
+    per digit, as a table of small pictures whose headers name the digit and the row."""
+    head = "".join(f"<th scope='col'>digit {int(label)}</th>" for label in labels)
+    rows = []
+    for title, maps in (("yours", student), ("reference", reference)):
+        cells = "".join(
+            f"<td>{image(overlay_png(images[i], maps[i]), f'{title}: Grad-CAM of digit {int(labels[i])}')}</td>"
+            for i in range(len(labels))
+        )
+        rows.append(f"<tr><th scope='row'>{title}</th>{cells}</tr>")
+    return f"<table class='cams'><tr><td></td>{head}</tr>{''.join(rows)}</table>"
+
+
+def accuracy_table(accuracies: dict[str, tuple[float, float]], learns: float) -> str:
+    """Top-left (trained) and bottom-right (unseen) test accuracy per network, each cell shaded to its value; a
+    top-left accuracy below ``learns`` is marked."""
+
+    def cell(value: float, colour: str, short: bool = False) -> str:
+        width = 100 * min(max(value, 0.0), 1.0)
+        mark = f" <span class='failed'>(below {learns:.2f})</span>" if short else ""
+        return (
+            f"<td class='bar' style='background: linear-gradient(to right, {colour} {width:.1f}%, "
+            f"transparent {width:.1f}%)'>{value:.3f}{mark}</td>"
+        )
+
+    rows = "".join(
+        f"<tr><th scope='row'>{escape(name)}</th>{cell(top, '#c6d6ee', top < learns)}{cell(bottom, '#f6d2b8')}</tr>"
+        for name, (top, bottom) in accuracies.items()
+    )
+    return (
+        "<table class='accuracy'><tr><th scope='col'>network</th><th scope='col'>top-left (trained)</th>"
+        f"<th scope='col'>bottom-right (unseen)</th></tr>{rows}</table>"
+    )
+
+
 def _status(check: CheckResult) -> str:
     label = {"passed": "passed", "failed": "failed", "error": "grader error"}[check.status]
     return f"<span class='{check.status}'>{label}</span>"
@@ -101,21 +143,21 @@ def _public(report: GradeReport, check: str) -> bool:
 
 
 def pictures(report: GradeReport, evidence: Evidence) -> dict[str, list[str]]:
-    """The ``<img>`` tags per check group, from the evidence of public checks only."""
+    """The figures (HTML tables, some of small pictures) per check group, from the evidence of public checks only."""
     shown = {name: r for name, r in evidence.records.items() if _public(report, r.check)}
     out: dict[str, list[str]] = {}
     if "gradcam:digits" in shown:
         cam = shown["gradcam:digits"].arrays
-        png = figures.gradcam_comparison(cam["images"], cam["student"], cam["reference"], cam["labels"].tolist())
         out.setdefault("gradcam", []).append(
             "<p>Grad-CAM (target: the true digit) of a small CNN trained by the grader, on the same test "
-            "digits: yours on top, the reference's below.</p>" + image(png, "your Grad-CAM next to the reference's")
+            "digits: yours on top, the reference's below.</p>"
+            + gradcam_table(cam["images"], cam["student"], cam["reference"], cam["labels"].tolist())
         )
     nets = {name.split(":", 1)[1]: r.arrays for name, r in shown.items() if name.startswith("robustness:")}
     if nets:
         from grader.checks.check_robustness import LEARNS_TOP_LEFT
 
-        bars = figures.accuracy_bars(
+        accuracies = accuracy_table(
             {n: (float(a["top_left"]), float(a["bottom_right"])) for n, a in nets.items()}, LEARNS_TOP_LEFT
         )
         matrices = "".join(
@@ -124,8 +166,7 @@ def pictures(report: GradeReport, evidence: Evidence) -> dict[str, list[str]]:
         out.setdefault("robustness", []).extend(
             [
                 "<p>Your networks, trained by the grader on top-left digits only, tested on both corners "
-                f"(dashed line: the {LEARNS_TOP_LEFT:.2f} a network must reach top-left).</p>"
-                + image(bars, "top-left and bottom-right accuracy of your networks"),
+                f"(a network must reach {LEARNS_TOP_LEFT:.2f} top-left).</p>" + accuracies,
                 "<p>Where they go wrong on bottom-right digits (rows: the true digit, columns: the prediction):</p>"
                 f"<div class='matrices'>{matrices}</div>",
             ]

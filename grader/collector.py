@@ -1,8 +1,9 @@
 """Python's cyclic garbage collector around a process's start-up and its end.
 
-Importing torch, torch._dynamo, matplotlib and hypothesis builds a few million objects that live as long as
-the process, and the collector walks all of them at every full collection: about 0.3-0.5 s of a worker's
-3 s of imports, and at interpreter exit one last full collection of 0.3-0.7 s (more after a training).
+Importing torch, torch._dynamo and hypothesis builds a few million objects that live as long as the
+process, and the collector walks all of them at every full collection: about 0.3-0.5 s of a worker's 3 s of
+imports, and at interpreter exit one last full collection of 0.3-0.7 s (more after a training; the console
+script now skips the interpreter's exit where it can, :mod:`grader.quickexit`).
 :func:`paused` keeps the collector off while such imports run and then *freezes* what they built
 (``gc.freeze``: later collections skip it), which is also what a process that forks should do before it
 forks (the children's collections skip it too, and do not touch its pages). :func:`freeze_for_exit` spares

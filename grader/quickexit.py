@@ -25,7 +25,8 @@ def exit_now(code: int) -> NoReturn:
     run_handlers()
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:  # None where the process started without the descriptor
+                stream.flush()
         except (OSError, ValueError):  # closed, or its reader went away
             pass
     os._exit(code)

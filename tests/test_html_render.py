@@ -105,6 +105,7 @@ def synthetic_evidence(report: GradeReport) -> Evidence:
             top_left=float(rng.uniform(0.8, 1.0)),
             bottom_right=float(rng.uniform(0.1, 0.9)),
             confusion_bottom_right=rng.integers(0, 60, (10, 10)).astype(np.int64),
+            learns=0.7,
         )
     return evidence
 
@@ -243,9 +244,21 @@ def test_gradcam_table_puts_each_map_under_its_digit() -> None:
     assert base64.b64decode(first) == overlay.overlay_png(images[0], student[0])
 
 
-def test_accuracy_table_marks_a_network_that_did_not_learn() -> None:
-    table = html.accuracy_table({"QuadrantNet": (0.97, 0.12), "RobustQuadrantNet": (0.6, 0.55)}, 0.9)
+def test_accuracy_table_lists_each_networks_accuracies() -> None:
+    table = html.accuracy_table({"QuadrantNet": (0.97, 0.12), "RobustQuadrantNet": (0.6, float("nan"))})
     rows = re.findall(r"<tr><th scope='row'>(\w+)</th>(.*?)</tr>", table)
     assert [name for name, _ in rows] == ["QuadrantNet", "RobustQuadrantNet"]
-    assert re.findall(r">(\d\.\d{3})", rows[0][1]) == ["0.970", "0.120"] and "below" not in rows[0][1]
-    assert re.findall(r">(\d\.\d{3})", rows[1][1]) == ["0.600", "0.550"] and "(below 0.90)" in rows[1][1]
+    assert re.findall(r">(\d\.\d{3})<", rows[0][1]) == ["0.970", "0.120"]
+    assert re.findall(r">(\d\.\d{3}|nan)<", rows[1][1]) == ["0.600", "nan"]
+    assert "nan%" not in table, "a value that is not a number draws no bar"
+
+
+def test_robustness_sentence_states_the_courses_bar() -> None:
+    """The page names the bar the grading used (a course may set its own), not the default."""
+    report = synthetic_report()
+    evidence = synthetic_evidence(report)
+    for record in evidence.records.values():
+        if "learns" in record.arrays:
+            record.arrays["learns"] = np.float64(0.55)
+    page = html.render(report, evidence)
+    assert "a network must reach 0.55 top-left" in page and "(below" not in page

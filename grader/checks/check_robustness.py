@@ -318,6 +318,7 @@ def accuracies(grading: GradingSession, digits: PreparedDigits, target: str, n: 
         top_left=first["scores"][0],
         bottom_right=first["scores"][1],
         confusion_bottom_right=np.asarray(first["confusion_bottom_right"], dtype=np.int64),
+        learns=grading.options.robustness.learns_top_left,  # this course's bar, for the page's sentence
     )
     return [tuple(r["scores"]) for r in runs]
 

@@ -1,17 +1,18 @@
-"""Calibrate the robustness checks: train designs that should pass and fail, over seeds and budgets.
+"""Calibrate the robustness checks: train designs that should pass and fail, over seeds, budgets and both splits.
 
-    CNN_GRADER_SECRET=calibration .venv/bin/python bench/calibrate_quadrant.py [--seeds 0 1 ... 9]
-        [--epochs 2 3] [--data-root DIR] [--save FILE] [--load FILE]
+    CNN_GRADER_SECRET=calibration .venv/bin/python bench/calibrate_quadrant.py --seeds 0-19 \\
+        [--images 12800 16000 19200] [--split full|test-only] [--data-root DIR] [--save FILE] [--load FILE ...]
 
-Trains each design as grading trains a student's network (exported with torch.export, rebuilt from its graph
-in the judge's training form: grader/netgraph.py, grader/fastgraph.py) with the grader's own trainer
-(grader/trainer.py, the checks' learning rate and batch size) on the grading split's top-left digits, measures
-top-left and bottom-right accuracy on the held-out digits exactly as grading does (secret offsets,
-grader/judge/testdigits.py; ``CNN_GRADER_SECRET`` fixes them) after each epoch count in ``--epochs`` (one run
-per design and seed: the first epochs of a longer run are the shorter run), and prints per budget: a Markdown
-table (min-max over seeds), and each design's verdicts under the rules of grader/checks/check_robustness.py,
-with the borderline re-measurement, and the false-fail and false-pass rates. ``--save`` keeps the raw
-measurements (JSON) and ``--load`` re-applies the rules to them.
+Trains each design exactly as grading trains a student's network: exported by the worker's code
+(grader/netexport.py), rebuilt by the judge's (grader/netgraph.py), in the training form from the judge's own
+initial weights (grader/fastgraph.py, grader/netinit.py), with the grader's trainer and the checks' learning rate
+and batch size, on the measurement's training digits; tested on its secret sample in both corners
+(grader/judge/testdigits.py; ``CNN_GRADER_SECRET`` fixes the samples). One run per design and seed measures every
+budget of ``--images`` (the first images of a longer run are the shorter run). ``--split test-only`` builds a
+data root with the two test files only (the fallback). Prints per split and budget a Markdown table (min-max
+over seeds) and each design's verdicts under the rules of grader/checks/check_robustness.py (a borderline value
+re-measured with the next two seeds), with the false fails and false passes. ``--save`` keeps the raw
+measurements (JSON), ``--load`` applies the rules again to saved ones (several files: one table).
 Paste the tables into docs/calibration.md.
 """
 
@@ -19,6 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import sys
+import tempfile
 import time
 from dataclasses import replace
 from functools import partial
@@ -29,32 +33,38 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grader.checks import check_robustness as rules
-from grader.data import load_split
-from grader.fastgraph import training_form
-from grader.judge.networks import example_batch
-from grader.judge.testdigits import test_canvases
-from grader.netgraph import GraphNet, export_network
-from grader.quadrants import digits_to_canvas
-from grader.trainer import THREADS, SideBySide, predict, train_classifier
-from reference.quadrant import QuadrantNet, RobustQuadrantNet
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from grader.checks import check_robustness as rules  # noqa: E402
+from grader.data import load_pools, resolve_data_root  # noqa: E402
+from grader.fastgraph import training_form  # noqa: E402
+from grader.judge.testdigits import measured  # noqa: E402
+from grader.netexport import export_network, probe  # noqa: E402
+from grader.netgraph import GraphNet  # noqa: E402
+from grader.quadrants import digits_to_canvas  # noqa: E402
+from grader.trainer import THREADS, SideBySide, predict, train_classifier  # noqa: E402
+from reference.quadrant import QuadrantNet, RobustQuadrantNet  # noqa: E402
 
 
 class GlobalPoolNet(nn.Module):
-    """Two convs (padding and conv1's bias configurable), global average or max pooling, the course's MLP head."""
+    """Two convs (padding, conv1's bias and batch norm configurable), global average or max pooling, the course's
+    MLP head."""
 
-    def __init__(self, padding: int, pool: str, c: int = 8, bias: bool = True) -> None:
+    def __init__(self, padding: int, pool: str, c: int = 8, bias: bool = True, norm: bool = False) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, c, 5, padding=padding, bias=bias)
         self.conv2 = nn.Conv2d(c, 2 * c, 5, padding=padding)
+        self.norm1 = nn.BatchNorm2d(c) if norm else nn.Identity()
+        self.norm2 = nn.BatchNorm2d(2 * c) if norm else nn.Identity()
         self.head = nn.Sequential(
             nn.Linear(2 * c, 4 * c), nn.ReLU(), nn.Linear(4 * c, 2 * c), nn.ReLU(), nn.Linear(2 * c, 10)
         )
         self.pool = pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = F.max_pool2d(F.relu(self.norm1(self.conv1(x))), 2)
+        x = F.max_pool2d(F.relu(self.norm2(self.conv2(x))), 2)
         x = x.amax((2, 3)) if self.pool == "max" else x.mean((2, 3))
         return self.head(x)
 
@@ -69,18 +79,31 @@ class AugmentedFlatten(QuadrantNet):
         return super().forward(x)
 
 
-# (design, what it should do: "flatten" = the specified QuadrantNet, "robust" = a translation-invariant design,
-#  "not invariant" = a design the robustness check must fail)
+def _solutions_robust() -> nn.Module:
+    """The model answers' RobustQuadrantNet (solutions/quadrant.py), as a student hands it in."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("solutions_quadrant", ROOT / "solutions" / "quadrant.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.RobustQuadrantNet()
+
+
+# (design, what it should do: "flatten" = the specified QuadrantNet, "robust" = a translation-invariant design
+#  that learns, "invariant" = invariant but slow, "not invariant" = a design the invariance check must fail,
+#  "partial" = no expected verdict)
 DESIGNS = {
     "QuadrantNet (flatten head, reference)": (QuadrantNet, "flatten"),
     "RobustQuadrantNet (padding 2, conv1 without bias, global max; reference)": (RobustQuadrantNet, "robust"),
+    "the model answers' RobustQuadrantNet (solutions/quadrant.py)": (_solutions_robust, "robust"),
     "global max, padding 2, conv1 with bias (the course's suggestion)": (lambda: GlobalPoolNet(2, "max"), "robust"),
+    "global max, padding 2, batch norm after each conv": (lambda: GlobalPoolNet(2, "max", norm=True), "robust"),
+    "wider: 16 channels, padding 2, global max": (lambda: GlobalPoolNet(2, "max", c=16, bias=False), "robust"),
+    "flatten head + random corner inside forward (augmentation)": (AugmentedFlatten, "robust"),
     "global average, padding 2, conv1 without bias (invariant, slow)": (
         lambda: GlobalPoolNet(2, "avg", bias=False),
         "invariant",
     ),
-    "wider: 16 channels, padding 2, global max": (lambda: GlobalPoolNet(2, "max", c=16, bias=False), "robust"),
-    "flatten head + random corner inside forward (augmentation)": (AugmentedFlatten, "robust"),
     "global max, unpadded convs": (lambda: GlobalPoolNet(0, "max"), "partial"),
     "global average, unpadded convs (the course's first suggestion)": (
         lambda: GlobalPoolNet(0, "avg"),
@@ -89,105 +112,193 @@ DESIGNS = {
 }
 
 
-def as_graded(model: nn.Module, kind: str, seed: int) -> GraphNet:
-    """``model`` as the judge trains it: exported (H and W free unless it is the specified flatten network, as
-    grader/judge/networks.py exports them), rebuilt, in its training form with its random numbers seeded."""
-    exported = export_network(model, example_batch(), dynamic_size=kind != "flatten")
-    return training_form(GraphNet.from_export(exported), seed)
+def as_graded(model: nn.Module, kind: str, seed: int, batch: int) -> GraphNet:
+    """``model`` as the judge trains it: exported (H and W free unless it is the specified flatten network),
+    rebuilt, in its training form from the judge's initial weights drawn with ``seed``."""
+    dynamic = kind != "flatten"
+    shapes = [(2, 56), (2, 84), (2, 70), (batch, 56)] if dynamic else [(2, 56), (batch, 56)]
+    exported = export_network(model, probe(56), dynamic, shapes)
+    return training_form(GraphNet.from_export(exported), seed, initialise=True)
 
 
-def measure(split, seeds: list[int], epochs: list[int]) -> list[dict]:
-    """Raw accuracies: one record per design, seed and epoch count. Trained as grading trains: two at a time
-    on training threads of one thread each (grader/trainer.py's SideBySide), in the same order every run."""
-    train_x = digits_to_canvas(split.train_digits, "top_left")
-    train_y = torch.from_numpy(split.train_labels)
+def test_only_root(data_root: str | None) -> str:
+    """A temporary data root holding the two MNIST test files only (the grader's fallback)."""
+    raw = resolve_data_root(data_root) / "MNIST" / "raw"
+    target = Path(tempfile.mkdtemp(prefix="mnist-test-only-")) / "MNIST" / "raw"
+    target.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        for candidate in (raw / name, raw / f"{name}.gz"):
+            if candidate.exists():
+                shutil.copyfile(candidate, target / candidate.name)
+    return str(target.parents[1])
 
-    def one(name: str, model: GraphNet, seed: int) -> list[dict]:
-        tests = test_canvases(split.test_digits, seed)
+
+def measure(pools, split: str, seeds: list[int], budgets: list[int]) -> list[dict]:
+    """Raw measurements: one record per design, seed and budget. Trained as grading trains: two at a time on
+    training threads of one thread each (grader/trainer.py's SideBySide). Every network is exported and rebuilt
+    before the first training starts (torch.export must not run beside a training)."""
+    settings = rules.DEFAULT
+    built = []
+    for name, (make, kind) in DESIGNS.items():
+        for seed in seeds:
+            torch.manual_seed(seed)  # the student's initial weights (the judge redraws them)
+            built.append((name, seed, as_graded(make(), kind, seed, settings.batch_size)))
+
+    def one(name: str, seed: int, model: GraphNet) -> list[dict]:
+        digits = measured(pools, seed)
+        train_x, train_y = torch.from_numpy(digits.train_digits), torch.from_numpy(digits.train_labels)
+        test_x = torch.from_numpy(digits.test_digits)
         start = time.perf_counter()
         found = []
 
-        def after(epoch: int) -> None:
-            if epoch not in epochs:
+        def after(seen: int) -> None:
+            if seen not in budgets:
                 return
-            tl, br = ((predict(model, tests[c], "cpu") == split.test_labels).mean() for c in tests)
-            found.append(
-                {"design": name, "seed": seed, "epochs": epoch, "top_left": float(tl), "bottom_right": float(br)}
+            tl, br = (
+                predict(model, test_x, "cpu", settings.batch_size, prepare=partial(digits_to_canvas, corner=c))
+                for c in rules.CORNERS
             )
+            scores = {
+                "top_left": float((tl == digits.test_labels).mean()),
+                "bottom_right": float((br == digits.test_labels).mean()),
+                "agreement": float((tl == br).mean()),
+            }
+            found.append({"design": name, "split": split, "seed": seed, "images": seen, **scores})
             print(
-                f"{name[:58]:<58} seed {seed} epochs {epoch}: top-left {tl:.3f} bottom-right {br:.3f} "
-                f"({time.perf_counter() - start:.1f} s)",
+                f"{split:9} {name[:56]:<56} seed {seed:2} images {seen:6}: top-left {scores['top_left']:.3f} "
+                f"bottom-right {scores['bottom_right']:.3f} agreement {scores['agreement']:.3f} "
+                f"({time.perf_counter() - start:.0f} s)",
                 flush=True,
             )
             model.train()
 
-        budget = replace(rules.BUDGET, epochs=max(epochs), seed=seed)
-        train_classifier(model, train_x, train_y, budget, "cpu", progress=after)
+        budget = replace(rules.budget_of(settings, seed), images=max(budgets))
+        prepare = partial(digits_to_canvas, corner="top_left")
+        train_classifier(model, train_x, train_y, budget, "cpu", progress=after, prepare=prepare)
         return found
 
     pool = SideBySide(2)
-    jobs = []
-    for name, (make, kind) in DESIGNS.items():
-        for seed in seeds:
-            torch.manual_seed(seed)  # the initial weights (the worker builds a student's network with the seed)
-            model = as_graded(make(), kind, seed)  # here: building and exporting use global state
-            jobs.append(pool.submit(partial(one, name, model, seed)))
+    jobs = [pool.submit(partial(one, name, seed, model)) for name, seed, model in built]
     try:
         return [record for job in jobs for record in pool.result(job)]
     finally:
         pool.close()
 
 
+def _errors(rows: list[dict], settings) -> tuple[list[str], list[str], int]:
+    """False fails, false passes and the number of expected verdicts under ``settings`` (a value that misses its
+    threshold or lies within the margin re-measured with the next two seeds, cyclically)."""
+    fails, passes, decided = [], [], 0
+    seeds = sorted({r["seed"] for r in rows})
+    for name, (_, kind) in DESIGNS.items():
+        by_seed = {
+            r["seed"]: rules.Run(r["top_left"], r["bottom_right"], r["agreement"]) for r in rows if r["design"] == name
+        }
+        ordered = [(s, by_seed[s]) for s in seeds if s in by_seed]
+        expected = rules.expected_verdicts(kind)
+        for index, (seed, _) in enumerate(ordered):
+            runs = [ordered[(index + k) % len(ordered)][1] for k in range(1 + settings.extra_seeds)]
+            for check, ok in rules.verdicts_from_runs(runs, kind, settings).items():
+                if check in expected:
+                    decided += 1
+                    if ok != expected[check]:
+                        (fails if expected[check] else passes).append(f"{name[:40]} seed {seed} {check}")
+    return fails, passes, decided
+
+
 def report(records: list[dict]) -> None:
-    """Per budget: the min-max table and the verdicts (with borderline re-measurement by the next two seeds)."""
-    for epochs in sorted({r["epochs"] for r in records}):
-        rows = [r for r in records if r["epochs"] == epochs]
-        seeds = sorted({r["seed"] for r in rows})
-        print(f"\n### {epochs} epochs (seeds {seeds[0]}-{seeds[-1]})\n")
-        print("| design | top-left | bottom-right | bottom-right / top-left | verdicts over seeds |")
-        print("|---|---|---|---|---|")
-        wrong = {"false fail": 0, "false pass": 0, "decided": 0}
-        for name, (_, kind) in DESIGNS.items():
-            by_seed = {r["seed"]: (r["top_left"], r["bottom_right"]) for r in rows if r["design"] == name}
-            tl = np.array([v[0] for v in by_seed.values()])
-            br = np.array([v[1] for v in by_seed.values()])
-            ratio = br / np.maximum(tl, 1e-9)
-            verdicts = []
-            for index in range(len(seeds)):  # the seed, then the next two (cyclically) for a borderline value
-                runs = [by_seed[seeds[(index + k) % len(seeds)]] for k in range(1 + rules.EXTRA_SEEDS)]
-                verdicts.append(rules.verdicts_from_runs(runs, kind))
-            summary = ", ".join(f"{k} {sum(v[k] for v in verdicts)}/{len(verdicts)}" for k in verdicts[0])
-            for v in verdicts:
+    """Per split and budget: the min-max table and the verdicts (a value that misses its threshold, or lies within
+    the margin, re-measured with the next two seeds, cyclically), and whether they still hold with every threshold
+    moved by the margin."""
+    for split in sorted({r["split"] for r in records}):
+        for images in sorted({r["images"] for r in records if r["split"] == split}):
+            rows = [r for r in records if r["split"] == split and r["images"] == images]
+            seeds = sorted({r["seed"] for r in rows})
+            print(f"\n### {split}: {images:,} training images (seeds {seeds[0]}-{seeds[-1]})\n")
+            print("| design | top-left | bottom-right | answered alike | verdicts over seeds |")
+            print("|---|---|---|---|---|")
+            wrong = {"false fail": [], "false pass": [], "decided": 0}
+            for name, (_, kind) in DESIGNS.items():
+                by_seed = {
+                    r["seed"]: rules.Run(r["top_left"], r["bottom_right"], r["agreement"])
+                    for r in rows
+                    if r["design"] == name
+                }
+                if not by_seed:
+                    continue
+                ordered = [by_seed[s] for s in seeds if s in by_seed]
+                verdicts = []
+                for index in range(len(ordered)):
+                    runs = [ordered[(index + k) % len(ordered)] for k in range(1 + rules.EXTRA_SEEDS)]
+                    verdicts.append(rules.verdicts_from_runs(runs, kind))
+                summary = ", ".join(
+                    f"{k.split('_', 2)[-1].replace('_', ' ')} {sum(v[k] for v in verdicts)}/{len(verdicts)}"
+                    for k in verdicts[0]
+                )
                 expected = rules.expected_verdicts(kind)
-                for check, ok in v.items():
-                    if check in expected:
-                        wrong["decided"] += 1
-                        if ok != expected[check]:
-                            wrong["false fail" if expected[check] else "false pass"] += 1
+                for seed, v in zip(sorted(by_seed), verdicts, strict=True):
+                    for check, ok in v.items():
+                        if check in expected:
+                            wrong["decided"] += 1
+                            if ok != expected[check]:
+                                wrong["false fail" if expected[check] else "false pass"].append(
+                                    f"{name[:40]} seed {seed} {check}"
+                                )
+                tl = np.array([r.top_left for r in ordered])
+                br = np.array([r.bottom_right for r in ordered])
+                ag = np.array([r.agreement for r in ordered])
+                print(
+                    f"| {name} | {tl.min():.2f}-{tl.max():.2f} | {br.min():.2f}-{br.max():.2f} | "
+                    f"{ag.min():.3f}-{ag.max():.3f} | {summary} |"
+                )
+            fails, passes = wrong["false fail"], wrong["false pass"]
             print(
-                f"| {name} | {tl.min():.2f}-{tl.max():.2f} | {br.min():.2f}-{br.max():.2f} | "
-                f"{ratio.min():.2f}-{ratio.max():.2f} | {summary} |"
+                f"\nfalse fails: {len(fails)}, false passes: {len(passes)} of {wrong['decided']} verdicts with an "
+                "expected outcome"
             )
-        print(
-            f"\nfalse fails: {wrong['false fail']}, false passes: {wrong['false pass']} "
-            f"of {wrong['decided']} verdicts with an expected outcome"
-        )
+            for line in fails + passes:
+                print(f"  {line}")
+            base, margin = rules.DEFAULT, rules.DEFAULT.margin
+            moved = [
+                replace(base, learns_top_left=base.learns_top_left + a, keeps_fraction=base.keeps_fraction + b)
+                for a in (-margin, 0, margin)
+                for b in (-margin, 0, margin)
+            ]
+            worst = max((_errors(rows, settings) for settings in moved), key=lambda e: len(e[0]) + len(e[1]))
+            print(
+                f"with the learning and invariance thresholds moved by up to {margin:g}: at worst "
+                f"{len(worst[0])} false fails and {len(worst[1])} false passes"
+            )
+
+
+def _seeds(text: list[str]) -> list[int]:
+    found = []
+    for part in text:
+        low, _, high = part.partition("-")
+        found += list(range(int(low), int(high) + 1)) if high else [int(low)]
+    return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
-    parser.add_argument("--epochs", type=int, nargs="+", default=[rules.BUDGET.epochs])
+    parser.add_argument("--seeds", nargs="+", default=["0-19"], help="seeds or ranges (0-19)")
+    parser.add_argument("--images", type=int, nargs="+", default=[rules.BUDGET.images])
+    parser.add_argument("--split", choices=("full", "test-only"), default="full")
+    parser.add_argument("--designs", help="only the designs whose name contains one of these (a|b|c)")
     parser.add_argument("--data-root")
     parser.add_argument("--save", type=Path)
-    parser.add_argument("--load", type=Path)
+    parser.add_argument("--load", type=Path, nargs="+")
     args = parser.parse_args()
     if args.load:
-        records = json.loads(args.load.read_text())
+        records = [record for path in args.load for record in json.loads(path.read_text())]
     else:
-        split = load_split(args.data_root)
-        print(f"data: {split.source}; budget: {rules.BUDGET}; trainings: 2 at a time, {THREADS} thread each\n")
-        records = measure(split, args.seeds, args.epochs)
+        if args.designs:
+            for name in [n for n in DESIGNS if not any(part in n for part in args.designs.split("|"))]:
+                del DESIGNS[name]
+        root = test_only_root(args.data_root) if args.split == "test-only" else args.data_root
+        pools = load_pools(root, download=False)
+        print(f"data: {pools.source}; budgets {args.images}; trainings: 2 at a time, {THREADS} thread each\n")
+        records = measure(pools, args.split, _seeds(args.seeds), sorted(args.images))
         if args.save:
             args.save.write_text(json.dumps(records, indent=1))
     report(records)

@@ -58,7 +58,8 @@ def forms(net_name: str) -> dict:
     import quadrant
 
     from grader.fastgraph import training_form
-    from grader.netgraph import GraphNet, export_network
+    from grader.netexport import export_network
+    from grader.netgraph import GraphNet
 
     torch.manual_seed(0)
     eager = getattr(quadrant, net_name)()

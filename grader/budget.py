@@ -8,9 +8,18 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Budget:
-    """The fixed training budget, calibrated in docs/calibration.md."""
+    """A training budget: ``images`` training images (shuffled passes over the digits until that many were seen;
+    None: ``epochs`` whole passes), mini-batches of ``batch_size``, Adam with ``lr``, the order seeded by ``seed``.
+    The robustness checks' values are calibrated in docs/calibration.md."""
 
-    epochs: int = 2
+    images: int | None = None
     batch_size: int = 64
     lr: float = 3e-3
     seed: int = 0
+    epochs: int = 1
+
+    def passes(self, available: int) -> int:
+        """Passes over ``available`` digits this budget starts (the last may stop part way)."""
+        if self.images is None:
+            return self.epochs
+        return max(1, -(-self.images // max(available, 1)))

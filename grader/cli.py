@@ -303,6 +303,13 @@ def _batch(args: argparse.Namespace) -> int:
     if not args.submissions.exists():
         print(f"cnn-grader batch: {args.submissions} does not exist", file=sys.stderr)
         return 2
+    if args.cluster is None:  # a cluster's workers have devices of their own
+        from grader.device import device_problem
+
+        problem = device_problem(args.device)
+        if problem is not None:
+            print(f"cnn-grader batch: grader fault: {problem}", file=sys.stderr)
+            return GRADER_FAULT_EXIT
     signal.signal(signal.SIGTERM, _interrupt)  # a cancelled job stops like Ctrl-C: finished students kept
     try:
         run_batch(

@@ -12,7 +12,7 @@ reproduce the grading of a grader without any file exactly. Every section and ke
     tier = "hidden"                     # report it as a hidden check (name and result only)
 
     [robustness]                        # docs/calibration.md: the budget and thresholds were measured
-    epochs = 2
+    images = 16000
     learns_top_left = 0.70
 
     [timeouts]                          # seconds; command-line options win over the file
@@ -67,27 +67,29 @@ class CheckSettings:
 class Robustness:
     """The robustness checks' training budget and thresholds (grader/checks/check_robustness.py)."""
 
-    epochs: int = Budget.epochs  # the trainer's own defaults (grader/budget.py)
-    batch_size: int = Budget.batch_size
+    images: int = 16_000  # training images (shuffled passes over the training digits)
+    batch_size: int = Budget.batch_size  # the trainer's own defaults (grader/budget.py)
     lr: float = Budget.lr
-    learns_top_left: float = 0.70
+    learns_top_left: float = 0.60
     above_chance: float = 0.25
-    keeps_fraction: float = 0.85
+    keeps_fraction: float = 0.87
     flatten_bottom_right_max: float = 0.40
     margin: float = 0.03
     extra_seeds: int = 2
 
 
-# Where each value separates the designs of docs/calibration.md at every seed (2-epoch table): outside,
-# some correct design fails or some wrong one passes. The budget was measured at 2 and 3 epochs.
+# Where each value gives every design of docs/calibration.md its expected verdicts at all 20 seeds on both splits
+# (the other values at their defaults): outside, some correct design fails or some wrong one passes. The budget
+# was measured at 8,000 to 19,200 images; 16,000 is the cheapest whose verdicts hold with each threshold moved by
+# the margin.
 CALIBRATED: dict[str, tuple[float, float]] = {
-    "epochs": (2, 3),
+    "images": (16_000, 19_200),
     "batch_size": (64, 64),
     "lr": (3e-3, 3e-3),
-    "learns_top_left": (0.46, 0.72),  # the slowest design that should learn reaches 0.72, a non-learner 0.45
-    "above_chance": (0.11, 0.29),  # above chance (0.10), below the slow invariant design's 0.29
-    "keeps_fraction": (0.80, 0.88),
-    "flatten_bottom_right_max": (0.17, 0.67),  # the flatten head reaches at most 0.16
+    "learns_top_left": (0.45, 0.76),  # the slowest design that should learn reaches 0.65, a non-learner 0.47
+    "above_chance": (0.11, 0.31),  # above chance (0.10); the slow invariant design, re-measured, stays above
+    "keeps_fraction": (0.82, 0.93),
+    "flatten_bottom_right_max": (0.18, 0.60),  # the flatten head reaches at most 0.17
     "margin": (0.0, 0.05),
     "extra_seeds": (2, 4),
 }

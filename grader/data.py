@@ -136,6 +136,62 @@ def _write_prepared(path: Path | None, split: DigitSplit) -> None:
         pass  # a read-only cache only costs the next grading the read
 
 
+@dataclass(frozen=True)
+class DigitPools:
+    """The robustness experiment's digits (uint8 ``N x 28 x 28``, int64 labels).
+
+    With the full MNIST: ``train_*`` is the first :data:`TRAIN_REGION` digits of the training file and ``pool_*``
+    the rest of it with the whole test file (:data:`POOL_SIZE` digits a measurement draws its test sample from).
+    With only the test file (``full`` false) both are the test file: each measurement splits it in secret
+    (grader/judge/testdigits.py).
+    """
+
+    train_digits: np.ndarray
+    train_labels: np.ndarray
+    pool_digits: np.ndarray
+    pool_labels: np.ndarray
+    source: str
+    full: bool
+
+
+TRAIN_REGION = 30_000  # training digits the experiment trains on; the other 30,000 join the test pool
+POOL_SIZE = 40_000  # with the full MNIST: 30,000 training digits never trained on and the 10,000 test digits
+
+
+def load_pools(data_root: str | os.PathLike[str] | None = None, download: bool = True) -> DigitPools:
+    """The robustness experiment's digits from the data root (see :class:`DigitPools`); raises
+    :class:`DataUnavailable`. Read like :func:`load_split` (and kept in the cache as plain arrays)."""
+    root = resolve_data_root(data_root)
+    raw = root / "MNIST" / "raw"
+    try:
+        split = load_split(data_root, n_train=60_000, n_test=10_000, download=download)
+    except DataUnavailable:
+        if not _has(raw, TEST_FILES):
+            raise
+        split = load_split(data_root, n_train=8_000, n_test=2_000, download=False)  # the test file only
+    if len(split.train_digits) == 60_000 and not split.source.startswith("MNIST test set only"):
+        train, pool = slice(0, TRAIN_REGION), slice(TRAIN_REGION, None)
+        return DigitPools(
+            split.train_digits[train],
+            split.train_labels[train],
+            np.concatenate([split.train_digits[pool], split.test_digits]),
+            np.concatenate([split.train_labels[pool], split.test_labels]),
+            f"MNIST: trained on its training digits, tested on digits drawn from {POOL_SIZE:,} never trained on",
+            full=True,
+        )
+    digits = np.concatenate([split.train_digits, split.test_digits])
+    labels = np.concatenate([split.train_labels, split.test_labels])
+    return DigitPools(
+        digits,
+        labels,
+        digits,
+        labels,
+        f"MNIST test set only (the training file is not in the data folder): its {len(digits):,} digits split in "
+        "secret for each measurement",
+        full=False,
+    )
+
+
 def load_split(
     data_root: str | os.PathLike[str] | None = None,
     n_train: int = 8000,

@@ -1,28 +1,31 @@
-"""A student network as plain data, judged in the judge: the graph of ATen operations and its tensors.
+"""A student network as plain data, judged in the judge: graphs of Core ATen operations and their tensors.
 
-The worker builds the student's network and exports it with ``torch.export`` (:func:`export_network`):
-the result is a list of operations on named values (JSON) and the network's tensors (numpy arrays), which
-travel like any observation (:mod:`grader.protocol`: no pickle). The judge rebuilds it as a
-:class:`GraphNet` (:func:`GraphNet.from_export`) that runs only operations from :data:`ALLOWED_OPS`, each
-resolved by name from a fixed table, never by looking a name up in a module, so rebuilding runs no code of
-the submission's. Sizes are bounded (:data:`MAX_NODES`, :data:`MAX_PARAMETERS`, :data:`MAX_FROZEN`).
+The worker exports the student's network (:func:`grader.netexport.export_network`); the judge rebuilds it as
+a :class:`GraphNet` (:meth:`GraphNet.from_export`), which runs only operations of :data:`grader.netops.ALLOWED`
+resolved by name from a fixed table, so rebuilding runs no code of the submission's. What the judge then
+knows of the network it computes itself: layer table, forward operations, parameter count, logits, how it
+trains and what it predicts. A patched worker can only change *which* network it hands over.
 
-Everything the checks learn about a network (its layer table, its forward operations, its parameter
-count, its logits, how it trains and what it predicts) the judge computes from the rebuilt network with its
-own code: a patched worker can only change *which* network it hands over, and then that network is graded.
+The rules a graph must meet, each a :class:`NetworkRefused` with a message naming the line otherwise:
 
-Each operation node becomes a child module (``Conv2d``, ``Linear``, ``MaxPool2d``, ... named after the
-operation), so torchinfo reads a rebuilt network's layer table as it reads an ``nn.Module``'s. The network
-is exported in train mode and in eval mode; the rebuilt network runs the graph of its own mode, so dropout,
-batch norm and augmentations under ``if self.training`` behave as written. Parameters are trained by the
-grader's trainer; buffers and constants are not, and are limited to :data:`MAX_FROZEN` elements (no room
-for a table of test digits).
+- **A pure function.** Operations write nothing in place (:mod:`grader.netops`); the only state a forward
+  pass changes is batch norm's running statistics, in train mode (:meth:`GraphNet.apply_mutations`). A graph
+  that writes any other parameter or buffer, or writes anything in eval mode, is refused.
+- **Bounded fixed values.** Buffers and constants (other than batch norm's statistics), the numbers written
+  into the graph, and per parameter tensor its sizes and the two numbers :mod:`grader.netinit` keeps of its
+  initial values are at most :data:`MAX_FIXED` in all: a network has no room for a table of digits
+  (grader/judge/testdigits.py draws the test digits from a far larger pool).
+- **The module's own function.** The rebuilt network must compute the logits the module computed on the
+  export's probes at every size the judge uses (:meth:`GraphNet.verify`).
+
+Each operation node becomes a child module named after its kind (``Conv2d``, ``Linear``, ``MaxPool2d``...),
+so torchinfo reads a rebuilt network's layer table as it reads an ``nn.Module``'s. A network has one graph
+per mode and, where tracing fixed a size, per (batch, size) it was traced at (:class:`Variant`).
 """
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,218 +33,64 @@ import numpy as np
 import torch
 from torch import nn
 
-MAX_NODES = 2000
+from grader import netops
+from grader.netexport import FORMAT, MODES, NetworkRefused, probe
+from grader.netops import RandomSource
+
+__all__ = ["GraphNet", "NetworkRefused", "MAX_FIXED", "MAX_NODES", "MAX_PARAMETERS"]
+
+MAX_NODES = 2000  # operations per graph (a decomposed course network has 30 to 300)
 MAX_PARAMETERS = 4_000_000  # elements; the contract's networks have about 5,000 to 70,000
-MAX_FROZEN = 65_536  # elements of buffers and constants (batch norm statistics are a few dozen)
+MAX_FIXED = 4096  # fixed values a network carries (see the module doc); the corpus's largest needs ~300
+TOLERANCE = {"rtol": 1e-3, "atol": 1e-4}  # the rebuilt network against the module (decompositions round)
 
-# ATen operations a CNN of this course is made of, and the display names of their layer rows.
-_ATEN = {
-    "conv2d.default": "Conv2d",
-    "conv1d.default": "Conv1d",
-    "linear.default": "Linear",
-    "max_pool2d.default": "MaxPool2d",
-    "avg_pool2d.default": "AvgPool2d",
-    "adaptive_max_pool2d.default": "AdaptiveMaxPool2d",
-    "adaptive_avg_pool2d.default": "AdaptiveAvgPool2d",
-    "relu.default": "ReLU",
-    "relu_.default": "ReLU",
-    "leaky_relu.default": "LeakyReLU",
-    "leaky_relu_.default": "LeakyReLU",
-    "gelu.default": "GELU",
-    "silu.default": "SiLU",
-    "silu_.default": "SiLU",
-    "elu.default": "ELU",
-    "sigmoid.default": "Sigmoid",
-    "tanh.default": "Tanh",
-    "hardtanh.default": "Hardtanh",
-    "hardtanh_.default": "Hardtanh",
-    "softplus.default": "Softplus",
-    "dropout.default": "Dropout",
-    "feature_dropout.default": "Dropout",
-    "batch_norm.default": "BatchNorm",
-    "layer_norm.default": "LayerNorm",
-    "group_norm.default": "GroupNorm",
-    "log_softmax.int": "LogSoftmax",
-    "softmax.int": "Softmax",
-    "flatten.using_ints": "Flatten",
-    "view.default": "View",
-    "reshape.default": "View",
-    "permute.default": "View",
-    "transpose.int": "View",
-    "squeeze.dim": "View",
-    "squeeze.dims": "View",
-    "unsqueeze.default": "View",
-    "contiguous.default": "View",
-    "clone.default": "View",
-    "t.default": "View",
-    "amax.default": "Reduce",
-    "amin.default": "Reduce",
-    "max.dim": "Reduce",
-    "min.dim": "Reduce",
-    "mean.dim": "Reduce",
-    "sum.dim_IntList": "Reduce",
-    "logsumexp.default": "Reduce",
-    "matmul.default": "MatMul",
-    "mm.default": "MatMul",
-    "bmm.default": "MatMul",
-    "addmm.default": "MatMul",
-    "add.Tensor": "Arithmetic",
-    "add_.Tensor": "Arithmetic",
-    "sub.Tensor": "Arithmetic",
-    "mul.Tensor": "Arithmetic",
-    "mul_.Tensor": "Arithmetic",
-    "div.Tensor": "Arithmetic",
-    "neg.default": "Arithmetic",
-    "pow.Tensor_Scalar": "Arithmetic",
-    "clamp.default": "Arithmetic",
-    "clamp_min.default": "Arithmetic",
-    "abs.default": "Arithmetic",
-    "exp.default": "Arithmetic",
-    "sqrt.default": "Arithmetic",
-    "cat.default": "Cat",
-    "stack.default": "Cat",
-    "constant_pad_nd.default": "Pad",
-    "pad.default": "Pad",
-    "roll.default": "Augment",
-    "flip.default": "Augment",
-    "randint.low": "Random",
-    "randint.default": "Random",
-    "rand.default": "Random",
-    "randn.default": "Random",
-    "rand_like.default": "Random",
-    "randn_like.default": "Random",
-    "randperm.default": "Random",
-    "bernoulli.p": "Random",
-    "index.Tensor": "View",
-    "select.int": "View",
-    "slice.Tensor": "View",
-    "expand.default": "View",
-    "arange.default": "Random",
-    "arange.start": "Random",
-    "where.self": "Arithmetic",
-    "eq.Scalar": "Arithmetic",
-    "gt.Scalar": "Arithmetic",
-    "lt.Scalar": "Arithmetic",
-    "zeros_like.default": "Arithmetic",
-    "ones_like.default": "Arithmetic",
-    "sym_size.int": "Size",
-    "_assert_scalar.default": "Assert",
-}
-_OPERATORS = {f"operator.{n}": getattr(operator, n) for n in ("getitem", "add", "sub", "mul", "floordiv", "neg")}
-_FORWARD_OPS = {"conv2d": "conv2d", "relu": "relu", "relu_": "relu", "max_pool2d": "max_pool2d", "linear": "linear"}
+PROBE_SHAPE = (2, 56)  # the batch and side of the input the checks read tables and logits from
+_FORWARD_OPS = {"Conv2d": "conv2d", "ReLU": "relu", "MaxPool2d": "max_pool2d", "Linear": "linear"}
+_BATCH_NORMS = ("aten._native_batch_norm_legit_functional.default", "aten._native_batch_norm_legit_no_training.default")
+_REF_KEYS = ("$node", "$tensor", "name", "$input", "$dtype", "$device", "$layout", "$memory_format")
 
 
-def allowed_ops() -> dict[str, Callable]:
-    """Operation name (as exported) -> the callable the judge runs for it."""
-    table: dict[str, Callable] = dict(_OPERATORS)
-    for name in _ATEN:
-        packet, overload = name.split(".")
-        table[f"aten.{name}"] = getattr(getattr(torch.ops.aten, packet), overload)
-    return table
+class GraphShapeError(RuntimeError):
+    """The network was traced for fixed shapes and is run at another one."""
 
 
-ALLOWED_OPS = allowed_ops()
+@dataclass(frozen=True)
+class Call:
+    """One node: its output's name, the operation, its arguments (with value references) and its line."""
+
+    name: str
+    op: str
+    args: Any
+    kwargs: dict[str, Any]
+    where: str = ""
 
 
-class NetworkRefused(Exception):
-    """A network that cannot be exported, or an export the judge will not run; the message says why."""
+@dataclass(frozen=True)
+class Variant:
+    """What a graph was traced for: its mode, and its batch size and side where tracing fixed them."""
+
+    mode: str
+    batch: int | None = None
+    size: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.mode}_{self.batch or 'n'}_{self.size or 'hw'}"
+
+    def fits(self, training: bool, shape: tuple[int, ...]) -> bool:
+        return (
+            self.mode == ("train" if training else "eval")
+            and (self.batch is None or shape[:1] == (self.batch,))
+            and (self.size is None or shape[2:] == (self.size, self.size))
+        )
 
 
-# --- the worker's side: export ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Mutation:
+    """A buffer the train graph gives a new value (batch norm's running statistics only)."""
 
-
-def _op_name(target: Any) -> str:
-    if isinstance(target, torch._ops.OpOverload):
-        return str(target)
-    module = getattr(target, "__module__", "")
-    return f"{'operator' if module in ('_operator', 'operator') else module}.{getattr(target, '__name__', target)}"
-
-
-def _encode(value: Any, names: dict[str, dict]) -> Any:
-    if isinstance(value, torch.fx.Node):
-        return names.get(value.name, {"$node": value.name})
-    if isinstance(value, bool | int | float | str) or value is None:
-        return value
-    if isinstance(value, list | tuple | torch.fx.immutable_collections.immutable_list):
-        return [_encode(v, names) for v in value]
-    if isinstance(value, torch.dtype):
-        return {"$dtype": str(value).removeprefix("torch.")}
-    if isinstance(value, torch.device):
-        return {"$device": value.type}
-    raise NetworkRefused(f"the forward pass uses a {type(value).__name__} ({value!r}) the grader cannot carry")
-
-
-MODES = ("train", "eval")
-
-
-def export_network(model: nn.Module, example: torch.Tensor, dynamic_size: bool) -> dict[str, Any]:
-    """``model`` traced by ``torch.export`` on ``example`` in train and in eval mode (batch size free; H and W
-    free when ``dynamic_size``), so what the forward pass does in each mode (dropout, batch norm, an
-    augmentation under ``if self.training``) is the graph's.
-
-    Returns ``{"graphs": {"train": {"nodes", "output"}, "eval": ...}, "parameters", "frozen"}``: plain JSON
-    and numpy arrays, tensors keyed alike in both graphs. Raises :class:`NetworkRefused` when the network
-    cannot be exported.
-    """
-    from torch.export import Dim
-
-    dims = {0: Dim.AUTO, 2: Dim.AUTO, 3: Dim.AUTO} if dynamic_size else {0: Dim.AUTO}
-    keys: dict[str, str] = {}  # state-dict name -> the key both graphs use
-    found: dict[str, tuple[str, torch.Tensor]] = {}  # key -> (kind, tensor)
-    graphs = {}
-    for mode in MODES:
-        model.train(mode == "train")
-        try:
-            program = torch.export.export(model, (example,), dynamic_shapes=(dims,))
-        except Exception as exc:  # noqa: BLE001 - any tracing failure is the network's: say so
-            message = f"{type(exc).__name__}: {str(exc)[:600]}"
-            raise NetworkRefused(f"torch.export could not trace it in {mode} mode: {message}") from None
-        graphs[mode] = _graph(program, keys, found)
-    parameters = {k: t.numpy().copy() for k, (kind, t) in found.items() if kind == "parameter"}
-    frozen = {k: t.numpy().copy() for k, (kind, t) in found.items() if kind != "parameter"}
-    return {"graphs": graphs, "parameters": parameters, "frozen": frozen}
-
-
-def _graph(program: Any, keys: dict[str, str], found: dict[str, tuple[str, torch.Tensor]]) -> dict[str, Any]:
-    from torch.export.graph_signature import InputKind, OutputKind
-
-    signature = program.graph_signature
-    tensors = {**program.state_dict, **program.constants}
-    names: dict[str, dict] = {}
-    inputs = 0
-    for spec in signature.input_specs:
-        if spec.kind == InputKind.USER_INPUT:
-            names[spec.arg.name] = {"$input": inputs}
-            inputs += 1
-        elif spec.kind in (InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR):
-            tensor = tensors[spec.target].detach().cpu()
-            if tensor.is_complex() or tensor.layout != torch.strided:
-                raise NetworkRefused(f"{spec.target} is a {tensor.dtype} tensor the grader cannot carry")
-            key = keys.setdefault(spec.target, f"t{len(keys)}")
-            found.setdefault(key, ("parameter" if spec.kind == InputKind.PARAMETER else "frozen", tensor))
-            names[spec.arg.name] = {"$tensor": key, "name": spec.target}
-        else:
-            raise NetworkRefused(f"the network uses {spec.kind.name.lower()} inputs the grader cannot carry")
-    outputs = [spec for spec in signature.output_specs if spec.kind == OutputKind.USER_OUTPUT]
-    if inputs != 1 or len(outputs) != 1:
-        raise NetworkRefused("the forward pass must take one tensor of images and return one tensor of logits")
-    nodes, output = [], None
-    for node in program.graph.nodes:
-        if node.op == "call_function":
-            nodes.append(
-                {
-                    "name": node.name,
-                    "op": _op_name(node.target),
-                    "args": _encode(list(node.args), names),
-                    "kwargs": {k: _encode(v, names) for k, v in node.kwargs.items()},
-                }
-            )
-        elif node.op == "output":
-            output = _encode(node.args[0][0], names)
-    return {"nodes": nodes, "output": output}
-
-
-# --- the judge's side: rebuild and run -------------------------------------------------------------------
+    target: str
+    value: Any
 
 
 class OpNode(nn.Module):
@@ -266,63 +115,166 @@ def _kind(name: str) -> type:
     return _KINDS[name]
 
 
-@dataclass(frozen=True)
-class Call:
-    """One node: its output's name, the operation, and its arguments (with value references)."""
-
-    name: str
-    op: str
-    args: Any
-    kwargs: dict[str, Any]
-
-
 class _Graph(nn.Module):
-    """One mode's operations: tensor operations as child modules (torchinfo's rows), size arithmetic as calls."""
+    """One variant's operations: tensor operations as child modules (torchinfo's rows), sizes as calls."""
 
-    def __init__(self, calls: list[Call], output: Any, parameters: dict[str, np.ndarray]) -> None:
+    def __init__(
+        self,
+        variant: Variant,
+        calls: list[Call],
+        output: Any,
+        mutations: list[Mutation],
+        parameters: dict[str, np.ndarray],
+        random: RandomSource,
+    ) -> None:
         super().__init__()
-        self.calls, self.output = calls, output
+        self.variant, self.calls, self.output, self.mutations = variant, calls, output, mutations
+        run = [netops.runner(c.op, random) for c in calls]
         self.layers = nn.ModuleList(
-            _kind(_ATEN[c.op.removeprefix("aten.")])(i, c.op, ALLOWED_OPS[c.op], _own(c, parameters))
+            _kind(netops.kind(c.op, c.args))(i, c.op, run[i], _own(c, parameters))
             for i, c in enumerate(calls)
-            if _layer(c.op)
+            if netops.is_layer(c.op)
         )
         layers = iter(self.layers)
-        self.runners: list[Callable] = [next(layers) if _layer(c.op) else ALLOWED_OPS[c.op] for c in calls]
+        self.runners: list[Callable] = [next(layers) if netops.is_layer(c.op) else run[i] for i, c in enumerate(calls)]
 
 
 class GraphNet(nn.Module):
-    """A network rebuilt from :func:`export_network`'s message; runs allowlisted operations only.
+    """A network rebuilt from :func:`~grader.netexport.export_network`'s message; runs allowlisted operations.
 
-    Its train and eval graphs share one set of parameters and buffers; :attr:`training` picks the graph.
+    Its graphs share one set of parameters and buffers; :attr:`training` and the input's shape pick the graph.
+    Random operations draw from :attr:`random` (seed 0 unless :func:`grader.fastgraph.training_form` reseeds).
     """
 
-    def __init__(self, graphs: dict[str, tuple[list[Call], Any]], parameters: dict, frozen: dict) -> None:
+    def __init__(
+        self,
+        graphs: list[tuple[Variant, list[Call], Any, list[Mutation]]],
+        parameters: dict[str, np.ndarray],
+        frozen: dict[str, np.ndarray],
+        names: dict[str, str] | None = None,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         self.digest = ""  # the hash of the export it was rebuilt from (set by grader.judge.networks)
+        self.names = dict(names or {})  # tensor key -> the module's state-dict name
+        self.untraced: dict[tuple[int, int], str] = {}  # (batch, size) -> why tracing failed there
+        self.random = RandomSource(seed)
         self.weights = nn.ParameterDict({k: nn.Parameter(torch.from_numpy(v.copy())) for k, v in parameters.items()})
         for key, value in frozen.items():
             self.register_buffer(f"frozen_{key}", torch.from_numpy(value.copy()))
-        # ModuleDict keys become attributes: "train" would shadow nn.Module.train
-        self.modes = nn.ModuleDict({f"{mode}_graph": _Graph(*graph, parameters) for mode, graph in graphs.items()})
+        self.graphs = nn.ModuleDict(
+            {
+                variant.key: _Graph(variant, calls, output, muts, parameters, self.random)
+                for variant, calls, output, muts in graphs
+            }
+        )
+
+    # --- rebuilding ---------------------------------------------------------------------------------------
 
     @classmethod
-    def from_export(cls, message: dict[str, Any]) -> GraphNet:
-        """Validate and rebuild; raises :class:`NetworkRefused` for anything outside the rules."""
+    def from_export(cls, message: dict[str, Any], verify: bool = True) -> GraphNet:
+        """Validate and rebuild; raises :class:`NetworkRefused` for anything outside the rules (module doc),
+        including, with ``verify``, logits that differ from the module's on the export's probes."""
         try:
-            raw_graphs = {mode: message["graphs"][mode] for mode in MODES}
+            if message.get("format") != FORMAT:
+                raise NetworkRefused("the export is of another format")
+            raw_graphs = list(message["graphs"])
             parameters, frozen = dict(message["parameters"]), dict(message["frozen"])
-        except (KeyError, TypeError):
+            names = {str(k): str(v) for k, v in dict(message.get("names") or {}).items()}
+        except (KeyError, TypeError, AttributeError):
             raise NetworkRefused("the export is malformed") from None
-        for group, limit, what in ((parameters, MAX_PARAMETERS, "parameters"), (frozen, MAX_FROZEN, "buffers")):
+        for group, what in ((parameters, "parameters"), (frozen, "buffers")):
             arrays = [a for a in group.values() if isinstance(a, np.ndarray)]
             if len(arrays) != len(group) or any(a.dtype.kind not in "biuf" for a in arrays):
                 raise NetworkRefused(f"the export's {what} are not numeric arrays")
-            size = sum(a.size for a in arrays)
-            if size > limit:
-                raise NetworkRefused(f"the network has {size:,} elements of {what}; at most {limit:,} are judged")
-        graphs = {mode: _validated(raw, parameters, frozen) for mode, raw in raw_graphs.items()}
-        return cls(graphs, parameters, frozen)
+        size = sum(a.size for a in parameters.values())
+        if size > MAX_PARAMETERS:
+            raise NetworkRefused(f"the network has {size:,} parameters; at most {MAX_PARAMETERS:,} are judged")
+        graphs = [_validated(raw, parameters, frozen, names) for raw in raw_graphs]
+        modes = {variant.mode for variant, *_ in graphs}
+        if modes != set(MODES) or len({v.key for v, *_ in graphs}) != len(graphs):
+            raise NetworkRefused("the export is malformed: it needs a graph for each mode, once")
+        net = cls(graphs, parameters, frozen, names)
+        net.untraced = _untraced(message.get("untraced"))
+        fixed = net.fixed_values()
+        if fixed > MAX_FIXED:
+            raise NetworkRefused(
+                f"the network carries {fixed:,} fixed values (buffers, constant tensors and numbers written into "
+                f"forward); at most {MAX_FIXED:,} are judged. Nothing this large is fixed in a network of this "
+                "course: make such tensors parameters (trained) or compute them in forward"
+            )
+        if verify:
+            net.verify(message.get("probes"))
+        return net.eval()
+
+    def verify(self, probes: Any) -> None:
+        """Refuse the network unless it computes, at every probed size, the logits the module computed."""
+        if not isinstance(probes, list) or not probes:
+            raise NetworkRefused("the export carries no probes of the module's own logits")
+        training = self.training
+        try:
+            for entry in probes:
+                batch, side = int(entry.get("batch", PROBE_SHAPE[0])), int(entry["size"])
+                for mode in ("eval", "train"):
+                    expected = entry.get(mode)
+                    if expected is None:
+                        continue  # the module itself fails there: so will the graph, and the checks say so
+                    if mode == "train" and self.has_random(training=True):
+                        continue  # its own draws differ from the module's: eval mode decides
+                    self._verify_one(batch, side, mode, np.asarray(expected))
+        except (KeyError, TypeError, ValueError):
+            raise NetworkRefused("the export's probes are malformed") from None
+        finally:
+            self.train(training)
+
+    def _verify_one(self, batch: int, side: int, mode: str, expected: np.ndarray) -> None:
+        snapshot = {k: b.clone() for k, b in self.named_buffers()}
+        try:
+            with torch.no_grad():
+                got = self.train(mode == "train")(probe(side, batch))
+        except GraphShapeError:
+            return  # not traced for this shape: the checks say so where they need it
+        except Exception as exc:  # noqa: BLE001 - a graph the module does not match
+            raise NetworkRefused(
+                f"the traced graph fails at {batch} x 1 x {side} x {side} in {mode} mode "
+                f"({type(exc).__name__}: {str(exc)[:200]}) where the module does not"
+            ) from None
+        finally:
+            for key, buffer in self.named_buffers():
+                buffer.copy_(snapshot[key])
+        got = got.detach().numpy() if isinstance(got, torch.Tensor) else None
+        if got is None or got.shape != expected.shape or not np.allclose(got, expected, **TOLERANCE):
+            difference = (
+                f"largest difference {np.abs(got - expected).max():.3g}"
+                if got is not None and got.shape == expected.shape
+                else f"shape {None if got is None else got.shape} instead of {expected.shape}"
+            )
+            raise NetworkRefused(
+                f"the graph torch.export traced computes other logits than the module at {batch} x 1 x {side} x {side} "
+                f"in {mode} mode ({difference}). Usually a size read from the input (x.size(), x.shape) or a Python "
+                "value was fixed while tracing: use layers and torch operations that take any size "
+                "(nn.AdaptiveMaxPool2d(1), x.amax(dim=(2, 3)), x.flatten(1))"
+            )
+
+    # --- running ------------------------------------------------------------------------------------------
+
+    def graph_for(self, x: torch.Tensor) -> _Graph:
+        """The graph of the current mode traced for ``x``'s shape (or for any shape)."""
+        shape = tuple(x.shape)
+        for graph in self.graphs.values():
+            if graph.variant.fits(self.training, shape):
+                return graph
+        why = self.untraced.get((shape[0], shape[-1])) if len(shape) == 4 else None
+        if why:
+            raise GraphShapeError(why)
+        traced = sorted(
+            {(g.variant.batch, g.variant.size) for g in self.graphs.values()}, key=lambda v: (v[0] or 0, v[1] or 0)
+        )
+        shapes = ", ".join(f"{b or 'N'} x 1 x {s or 'H'} x {s or 'W'}" for b, s in traced)
+        raise GraphShapeError(
+            f"the network was traced for inputs of shape {shapes} only (tracing fixed a size read from the "
+            f"input), and is run on {' x '.join(map(str, shape))}"
+        )
 
     def _tensor(self, key: str) -> torch.Tensor:
         return self.weights[key] if key in self.weights else getattr(self, f"frozen_{key}")
@@ -341,51 +293,200 @@ class GraphNet(nn.Module):
                 return getattr(torch, value["$dtype"])
             if "$device" in value:
                 return x.device  # wherever the judge runs the network
+            if "$layout" in value:
+                return getattr(torch, value["$layout"])
+            if "$memory_format" in value:
+                return getattr(torch, value["$memory_format"])
         return value
 
-    @property
-    def graph(self) -> _Graph:
-        return self.modes["train_graph" if self.training else "eval_graph"]
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        graph, env = self.graph, {}
+        graph, env = self.graph_for(x), {}
         for call, run in zip(graph.calls, graph.runners, strict=True):
             args = self._value(call.args, env, x)
             kwargs = {k: self._value(v, env, x) for k, v in call.kwargs.items()}
             env[call.name] = run(*args, **kwargs)
+        if graph.mutations:
+            self.apply_mutations(graph, env, x)
         return self._value(graph.output, env, x)
+
+    def apply_mutations(self, graph: _Graph, env: dict[str, Any], x: torch.Tensor) -> None:
+        """Batch norm's new running statistics (the only state a forward pass changes; validated on rebuild).
+
+        Each buffer is replaced, not written in place: the step's backward pass still needs the values it read."""
+        for mutation in graph.mutations:
+            setattr(self, f"frozen_{mutation.target}", self._value(mutation.value, env, x).detach())
+
+    # --- what the checks read -----------------------------------------------------------------------------
+
+    def eval_graph(self, batch: int = PROBE_SHAPE[0], size: int = PROBE_SHAPE[1]) -> _Graph:
+        """The eval-mode graph for a ``batch x 1 x size x size`` input."""
+        training = self.training
+        try:
+            return self.eval().graph_for(torch.empty(batch, 1, size, size, device="meta"))
+        finally:
+            self.train(training)
 
     def forward_ops(self) -> list[str]:
         """The convolution, ReLU, max-pool and linear operations of the eval-mode forward pass, in order."""
-        ops = [c.op.split(".")[1] for c in self.modes["eval_graph"].calls if c.op.startswith("aten.")]
-        return [_FORWARD_OPS[op] for op in ops if op in _FORWARD_OPS]
+        found = []
+        for call in self.eval_graph().calls:
+            kind = netops.kind(call.op, call.args)
+            if kind in _FORWARD_OPS:
+                found.append(_FORWARD_OPS[kind])
+        return found
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.weights.values())
 
+    def has_random(self, training: bool) -> bool:
+        mode = "train" if training else "eval"
+        return any(c.op in netops.RANDOM_NAMES for g in self.graphs.values() if g.variant.mode == mode for c in g.calls)
 
-def _validated(raw: Any, parameters: dict, frozen: dict) -> tuple[list[Call], Any]:
+    def batch_norm_statistics(self) -> dict[str, str]:
+        """Buffer key -> ``"mean"``, ``"var"`` or ``"count"`` for batch norm's running statistics."""
+        found: dict[str, str] = {}
+        for graph in self.graphs.values():
+            for call in graph.calls:
+                if call.op in _BATCH_NORMS:
+                    for index, role in ((3, "mean"), (4, "var")):
+                        ref = call.args[index] if len(call.args) > index else None
+                        if isinstance(ref, dict) and "$tensor" in ref:
+                            found[ref["$tensor"]] = role
+            calls = {c.name: c for c in graph.calls}
+            for mutation in graph.mutations:
+                if _is_count(mutation, calls):
+                    found[mutation.target] = "count"
+        return found
+
+    def fixed_values(self) -> int:
+        """Buffers and constants (batch norm's statistics aside) with their sizes, numbers written into the graphs,
+        and per parameter tensor its sizes and two numbers (grader/netinit.py): everything the network carries
+        into its judged training that is not trained."""
+        statistics = self.batch_norm_statistics()
+        frozen = sum(
+            b.numel() + b.dim() for name, b in self.named_buffers() if name.removeprefix("frozen_") not in statistics
+        )
+        calls = [c for g in self.graphs.values() for c in g.calls]
+        literals = sum(_literals(c.args) + _literals(list(c.kwargs.values())) for c in calls)
+        shapes = sum(2 + p.dim() for p in self.weights.values())
+        return int(frozen + literals + shapes)
+
+    def variants(self) -> Iterator[Variant]:
+        return (g.variant for g in self.graphs.values())
+
+
+# --- validation ------------------------------------------------------------------------------------------
+
+
+def _validated(
+    raw: Any, parameters: dict, frozen: dict, names: dict[str, str]
+) -> tuple[Variant, list[Call], Any, list[Mutation]]:
     try:
-        nodes, output = list(raw["nodes"]), raw["output"]
-    except (KeyError, TypeError):
+        variant = Variant(str(raw["mode"]), _size(raw.get("batch")), _size(raw.get("size")))
+        nodes, output, raw_mutations = list(raw["nodes"]), raw["output"], list(raw.get("mutations") or [])
+    except (KeyError, TypeError, ValueError):
         raise NetworkRefused("the export is malformed") from None
+    if variant.mode not in MODES:
+        raise NetworkRefused("the export is malformed")
     if len(nodes) > MAX_NODES:
         raise NetworkRefused(f"the graph has {len(nodes)} operations; at most {MAX_NODES} are judged")
     known: set[str] = set()  # a node may use only the values computed before it
     calls = []
     for node in nodes:
         op = node.get("op") if isinstance(node, dict) else None
-        if op not in ALLOWED_OPS:
-            raise NetworkRefused(f"the forward pass uses {op}, which is not among the operations the grader runs")
-        _check_refs(node.get("args"), known, parameters, frozen)
+        where = str(node.get("where") or "") if isinstance(node, dict) else ""
+        if op not in netops.ALL_OPS:
+            reason = netops.REFUSED.get(str(op).removeprefix("aten."), "")
+            at = f" at {where}" if where else ""
+            raise NetworkRefused(
+                f"the forward pass uses {op}{at}, which the grader does not run"
+                + (f" ({reason})" if reason else " (it is not among PyTorch's Core ATen operations the grader runs)")
+                + ": write it with standard layers and torch operations"
+            )
         kwargs = node.get("kwargs", {})
         if not isinstance(kwargs, dict):
             raise NetworkRefused("the export is malformed")
+        _check_refs(node.get("args"), known, parameters, frozen)
         _check_refs(list(kwargs.values()), known, parameters, frozen)
-        calls.append(Call(str(node["name"]), op, node.get("args", []), dict(node.get("kwargs", {}))))
+        calls.append(Call(str(node["name"]), op, list(node.get("args") or []), dict(kwargs), where))
         known.add(str(node["name"]))
     _check_refs(output, known, parameters, frozen)
-    return calls, output
+    mutations = []
+    by_name = {c.name: c for c in calls}
+    for raw_mutation in raw_mutations:
+        try:
+            mutation = Mutation(str(raw_mutation["target"]), raw_mutation["value"])
+            where = str(raw_mutation.get("where") or "")
+        except (KeyError, TypeError):
+            raise NetworkRefused("the export is malformed") from None
+        _check_refs(mutation.value, known, parameters, frozen)
+        name = names.get(mutation.target, mutation.target)
+        if (
+            mutation.target not in frozen
+            or variant.mode != "train"
+            or not (_is_statistic(mutation, by_name) or _is_count(mutation, by_name))
+        ):
+            owner = name.rsplit(".", 1)[0] if "." in name else ""
+            at = f" at {where}" if where else (f" (in module {owner!r})" if owner else "")
+            raise NetworkRefused(
+                f"the forward pass changes {name!r} in {variant.mode} mode{at}: a network's forward pass may not "
+                "write its own parameters or buffers (only batch norm's running statistics change, while "
+                "training). Keep counters, caches and other state out of forward"
+            )
+        mutations.append(mutation)
+    return variant, calls, output, mutations
+
+
+def _untraced(raw: Any) -> dict[tuple[int, int], str]:
+    try:
+        return {(_size(e["batch"]), _size(e["size"])): str(e["error"])[:2000] for e in list(raw or [])}
+    except (KeyError, TypeError, ValueError):
+        raise NetworkRefused("the export is malformed") from None
+
+
+def _size(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 4096:
+        raise ValueError("a traced size must be a positive integer")
+    return value
+
+
+def _node(ref: Any, calls: dict[str, Call]) -> Call | None:
+    return calls.get(ref["$node"]) if isinstance(ref, dict) and set(ref) == {"$node"} else None
+
+
+def _is_statistic(mutation: Mutation, calls: dict[str, Call]) -> bool:
+    """``running_mean`` / ``running_var`` set to the new statistics a train-mode batch norm computed from them."""
+    getitem = _node(mutation.value, calls)
+    if getitem is None or getitem.op != "operator.getitem" or len(getitem.args) != 2:
+        return False
+    norm, index = _node(getitem.args[0], calls), getitem.args[1]
+    if norm is None or norm.op != _BATCH_NORMS[0] or index not in (3, 4) or len(norm.args) <= index:
+        return False
+    source = norm.args[index]  # outputs 3 and 4 are the updated arguments 3 and 4
+    return isinstance(source, dict) and source.get("$tensor") == mutation.target
+
+
+def _is_count(mutation: Mutation, calls: dict[str, Call]) -> bool:
+    """``num_batches_tracked`` set to itself plus one."""
+    add = _node(mutation.value, calls)
+    return (
+        add is not None
+        and add.op == "aten.add.Tensor"
+        and len(add.args) == 2
+        and isinstance(add.args[0], dict)
+        and add.args[0].get("$tensor") == mutation.target
+        and add.args[1] == 1
+        and not add.kwargs
+    )
+
+
+def _literals(value: Any) -> int:
+    """How many numbers an argument writes into the graph (booleans and None are not numbers here)."""
+    if isinstance(value, list):
+        return sum(_literals(v) for v in value)
+    return int(isinstance(value, int | float) and not isinstance(value, bool))
 
 
 def _own(call: Call, parameters: dict[str, np.ndarray]) -> int:
@@ -404,24 +505,24 @@ def _own(call: Call, parameters: dict[str, np.ndarray]) -> int:
     return sum(int(parameters[k].size) for k in keys)
 
 
-def _layer(op: str) -> bool:
-    """Whether an operation computes tensors (a layer row) rather than sizes or checks."""
-    return op.startswith("aten.") and _ATEN[op.removeprefix("aten.")] not in ("Size", "Assert")
-
-
 def _check_refs(value: Any, known: set[str], parameters: dict, frozen: dict) -> None:
     if isinstance(value, list):
         for item in value:
             _check_refs(item, known, parameters, frozen)
     elif isinstance(value, dict):
+        for key in value:
+            if key not in _REF_KEYS:
+                raise NetworkRefused(f"the export holds an unknown field {key!r}")
         if "$node" in value and value["$node"] not in known:
             raise NetworkRefused(f"the export refers to an unknown value {value['$node']!r}")
         if "$tensor" in value and value["$tensor"] not in parameters and value["$tensor"] not in frozen:
             raise NetworkRefused(f"the export refers to an unknown tensor {value['$tensor']!r}")
-        if "$dtype" in value and not isinstance(getattr(torch, str(value["$dtype"]), None), torch.dtype):
-            raise NetworkRefused(f"the export names an unknown dtype {value['$dtype']!r}")
-        for key in value:
-            if key not in ("$node", "$tensor", "name", "$input", "$dtype", "$device"):
-                raise NetworkRefused(f"the export holds an unknown field {key!r}")
+        for field, kind in (
+            ("$dtype", torch.dtype),
+            ("$layout", torch.layout),
+            ("$memory_format", torch.memory_format),
+        ):
+            if field in value and not isinstance(getattr(torch, str(value[field]), None), kind):
+                raise NetworkRefused(f"the export names an unknown {field[1:]} {value[field]!r}")
     elif not (isinstance(value, bool | int | float | str) or value is None):
         raise NetworkRefused(f"the export holds a {type(value).__name__}")

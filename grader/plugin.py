@@ -29,6 +29,7 @@ from grader import collector
 from grader.checks.registry import GRADED_LAST, TIER_CHOICES, HiddenTierMissing, check_paths, hidden_dir, spec_of
 from grader.course import ConfigError, CourseConfig
 from grader.course import load as load_course
+from grader.device import device_problem
 from grader.judge import launch, networks
 from grader.judge.faults import (
     GRADER_FAULT_EXIT,
@@ -45,7 +46,7 @@ from grader.results import TAMPERING, CheckResult, GradeReport, write_json
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 PUBLIC_ONLY_NOTE = "public checks only: the final grade also runs hidden checks (the same functions, other inputs)"
-DATA_FIXTURE = "digits"
+DATA_FIXTURES = ("digits", "pools")  # the checks that need MNIST
 REPORT_ORDER = pytest.StashKey[dict[str, int]]()  # check name -> its place in the reports (the files' order)
 GRADER_FAULT = "grader fault"  # the grader cannot grade at all (exit 3): never the student's 0
 
@@ -224,18 +225,28 @@ class SubmissionSession:
             self.session.begin_check()
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Stop before grading when the data the selected checks need is missing (a grader fault, not the student's)."""
+        """Stop before grading when the device asked for cannot be used or the data the selected checks need is
+        missing (a grader fault, not the student's)."""
         collector.resume()  # the console script's start-up imports are done (grader.cli.run)
         if self.session is None:
             return
         self.session.selected = frozenset(spec.name for item in session.items if (spec := spec_of(item)))
-        if not any(DATA_FIXTURE in getattr(i, "fixturenames", ()) for i in session.items):
+        problem = device_problem(self.options.device)
+        if problem is not None:
+            self.session.close()
+            self.session = None
+            pytest.exit(f"{GRADER_FAULT}: {problem}", returncode=GRADER_FAULT_EXIT)
+        needs = {f for i in session.items for f in getattr(i, "fixturenames", ()) if f in DATA_FIXTURES}
+        if not needs:
             return
         from grader.data import DataUnavailable
-        from grader.judge.digits import load_digits
+        from grader.judge.digits import load_digits, load_experiment
 
         try:
-            load_digits(self.options.data_root)
+            if "digits" in needs:
+                load_digits(self.options.data_root)
+            if "pools" in needs:
+                load_experiment(self.options.data_root)
         except DataUnavailable as exc:
             self.session.close()
             self.session = None
@@ -297,7 +308,20 @@ def digits(request: pytest.FixtureRequest, grading: GradingSession):
     from grader.judge.digits import prepare_digits
 
     prepared = prepare_digits(grading)
-    _session_plugin(request.config).recorder.report.notes.append(prepared.split.source)
+    notes = _session_plugin(request.config).recorder.report.notes
+    if not any(note.startswith("MNIST") for note in notes):  # the robustness experiment's note says more
+        notes.append(prepared.split.source)
+    return prepared
+
+
+@pytest.fixture(scope="session")
+def pools(request: pytest.FixtureRequest, grading: GradingSession):
+    """The robustness experiment's digits (judge only: the test sample and its labels never leave this process)."""
+    from grader.judge.digits import prepare_pools
+
+    prepared = prepare_pools(grading)
+    notes = _session_plugin(request.config).recorder.report.notes
+    notes[:] = [note for note in notes if not note.startswith("MNIST")] + [prepared.pools.source]
     return prepared
 
 

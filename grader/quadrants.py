@@ -34,10 +34,14 @@ def paste(images: torch.Tensor, corner: str) -> torch.Tensor:
     return canvas
 
 
-def digits_to_canvas(digits: np.ndarray, corner: str) -> torch.Tensor:
-    """uint8 digits ``N x 28 x 28`` to float canvases ``N x 1 x 56 x 56`` in [0, 1]."""
-    images = torch.from_numpy(np.ascontiguousarray(digits)).float().div_(255.0).unsqueeze(1)
-    return paste(images, corner)
+def digits_to_canvas(digits: np.ndarray | torch.Tensor, corner: str) -> torch.Tensor:
+    """uint8 digits ``N x 28 x 28`` (numpy or torch) to float canvases ``N x 1 x 56 x 56`` in [0, 1]."""
+    digits = digits if isinstance(digits, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(digits))
+    n, h, w = digits.shape
+    canvas = torch.zeros((n, 1, 2 * h, 2 * w))
+    rows, cols = corner_slices(corner, h, w)
+    canvas[:, 0, rows, cols] = digits.float().div_(255.0)
+    return canvas
 
 
 class RandomQuadrantPad:

@@ -93,42 +93,65 @@ def train_classifier(
     deadline: float | None = None,
     progress: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
+    prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> list[float]:
-    """Adam on cross-entropy over shuffled mini-batches; returns the mean loss of each epoch.
+    """Adam on cross-entropy over shuffled mini-batches until ``budget`` is spent; returns the mean loss of each
+    pass over the digits (see :class:`~grader.budget.Budget`).
 
     ``deadline`` (a ``time.monotonic()`` value) stops training with :class:`TrainingTooLong`, ``stop`` (once
-    set) with :class:`TrainingStopped`; ``progress(epoch)`` is called after each epoch.
+    set) with :class:`TrainingStopped`; ``progress(seen)`` is called after every ``budget.batch_size * 25``
+    images and at the end, with the number of images seen so far. ``prepare`` turns a batch of ``images`` into
+    the network's input (the robustness checks keep digits and paste each batch into its canvases).
     """
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
     generator = torch.Generator().manual_seed(budget.seed)
     images, labels = images.to(device), labels.to(device)
-    history = []
-    for epoch in range(budget.epochs):
+    total_images = budget.images if budget.images is not None else budget.epochs * len(images)
+    history, seen = [], 0
+    for _ in range(budget.passes(len(images))):
         order = torch.randperm(len(images), generator=generator).to(device)
         total = 0.0
-        for start in range(0, len(images), budget.batch_size):
+        count = min(len(images), total_images - seen)
+        for start in range(0, count, budget.batch_size):
             if deadline is not None and time.monotonic() > deadline:
-                raise TrainingTooLong(f"training was stopped after {epoch} epochs and {start:,} images")
+                raise TrainingTooLong(f"training was stopped after {seen:,} images")
             if stop is not None and stop.is_set():
                 raise TrainingStopped("the grading is over")
-            batch = order[start : start + budget.batch_size]
+            batch = order[start : min(start + budget.batch_size, count)]
             optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(images[batch]), labels[batch])
+            inputs = images[batch] if prepare is None else prepare(images[batch])
+            loss = F.cross_entropy(model(inputs), labels[batch])
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training loss became {loss.item()}")
             loss.backward()
             optimizer.step()
             total += loss.item() * len(batch)
-        history.append(total / len(images))
-        if progress is not None:
-            progress(epoch + 1)
+            seen += len(batch)
+            if progress is not None and (seen % (budget.batch_size * 25) == 0 or seen == total_images):
+                progress(seen)
+        history.append(total / max(count, 1))
     return history
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, device: str, batch_size: int = 500) -> np.ndarray:
-    """Argmax predictions in eval mode, as int64."""
+def predict(
+    model: nn.Module,
+    images: torch.Tensor,
+    device: str,
+    batch_size: int = 64,
+    prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> np.ndarray:
+    """Argmax predictions in eval mode, as int64, in batches of ``batch_size``: the last one padded with blank
+    images (a network traced for fixed batch sizes runs at the training's), each batch a copy of its images
+    (``prepare``, as in :func:`train_classifier`, makes the input)."""
     model.eval()
-    out = [model(images[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(images), batch_size)]
+    out = []
+    for i in range(0, len(images), batch_size):
+        batch = images[i : i + batch_size]
+        batch = (batch.clone() if prepare is None else prepare(batch)).to(device)
+        real = len(batch)
+        if real < batch_size:
+            batch = torch.cat([batch, batch.new_zeros((batch_size - real, *batch.shape[1:]))])
+        out.append(model(batch)[:real].argmax(1).cpu())
     return torch.cat(out).numpy().astype(np.int64)

@@ -33,7 +33,11 @@ def test_no_file_and_an_empty_file_are_the_defaults() -> None:
     assert parse("") == course.CourseConfig(source="course.toml")
     assert course.load(None) == course.CourseConfig() or course.BESIDE_CHECKS.is_file()
     defaults = course.Robustness()
-    assert (defaults.learns_top_left, defaults.keeps_fraction, defaults.epochs) == (0.70, 0.85, 2)
+    assert (defaults.learns_top_left, defaults.keeps_fraction, defaults.images) == (
+        rules.LEARNS_TOP_LEFT,
+        rules.KEEPS_FRACTION,
+        rules.BUDGET.images,
+    )
     assert rules.BUDGET == rules.budget_of(course.Robustness())
 
 
@@ -62,8 +66,8 @@ def test_check_keys_change_points_hint_visibility_and_tier() -> None:
     ("text", "expected"),
     [
         ('[checks."shapes/conv_output_sise"]\npoints = 8\n', "did you mean 'shapes/conv_output_size'"),
-        ("[robustnes]\nepochs = 3\n", "did you mean 'robustness'"),
-        ("[robustness]\nepoch = 3\n", "did you mean 'epochs'"),
+        ("[robustnes]\nimages = 19200\n", "did you mean 'robustness'"),
+        ("[robustness]\nimage = 19200\n", "did you mean 'images'"),
         ("[timeouts]\ntimout = 3\n", "did you mean 'timeout'"),
         (f'[checks."{CONV}"]\npoint = 8\n', "did you mean 'points'"),
         (f'[checks."{CONV}"]\nvisibility = "publish"\n', "did you mean"),
@@ -71,7 +75,7 @@ def test_check_keys_change_points_hint_visibility_and_tier() -> None:
         (f'[checks."{CONV}"]\npoints = -1\n', "must be 0 or more"),
         (f'[checks."{CONV}"]\nhint = "no"\n', "must be true or false"),
         (f'[checks."{CONV}"]\ntier = "secret"\n', 'must be "public" or "hidden"'),
-        ("[robustness]\nepochs = 2.5\n", "must be a whole number"),
+        ("[robustness]\nimages = 2.5\n", "must be a whole number"),
         ("[timeouts]\ntimeout = 0\n", "must be positive"),
         ("[late]\npenalty = 1.5\n", "between 0 and 1"),
         ('[gradescope]\nhidden_visibility = "after_publish"\n', "did you mean 'after_published'"),
@@ -94,28 +98,32 @@ def test_a_hidden_check_cannot_be_made_public() -> None:
 
 
 def test_the_shown_configuration_reads_back_the_same() -> None:
-    config = parse(f'[checks."{CONV}"]\npoints = 8\nhint = false\n[robustness]\nepochs = 3\n[late]\npenalty = 0.1\n')
+    config = parse(
+        f'[checks."{CONV}"]\npoints = 8\nhint = false\n[robustness]\nimages = 19200\n[late]\npenalty = 0.1\n'
+    )
     again = parse(course.render_toml(config))
     assert again.to_dict() == config.to_dict()
 
 
 def test_thresholds_outside_the_calibration_warn_and_name_the_bench() -> None:
     assert parse("").warnings() == []
-    warnings = parse("[robustness]\nkeeps_fraction = 0.95\nepochs = 5\n").warnings()
+    warnings = parse("[robustness]\nkeeps_fraction = 0.99\nimages = 64000\n").warnings()
     assert len(warnings) == 2 and all("bench/calibrate_quadrant.py" in w for w in warnings)
-    assert "keeps_fraction = 0.95" in warnings[0] or "keeps_fraction = 0.95" in warnings[1]
+    assert "keeps_fraction = 0.99" in warnings[0] or "keeps_fraction = 0.99" in warnings[1]
 
 
 def test_robustness_rules_follow_the_configuration() -> None:
     strict = course.Robustness(learns_top_left=0.9, margin=0.0, extra_seeds=0)
-    runs = [(0.85, 0.85)]
+    runs = [rules.Run(0.85, 0.85, 1.0)]
     assert rules.verdicts_from_runs(runs, "robust")["robust_net_learns_top_left"] is True
     assert rules.verdicts_from_runs(runs, "robust", strict)["robust_net_learns_top_left"] is False
-    wide = course.Robustness(margin=0.2, extra_seeds=2)  # 0.85 lies within 0.2 of 0.70: two more runs decide
+    wide = course.Robustness(margin=0.2, extra_seeds=2)  # 0.75 lies within 0.2 of 0.60: two more runs decide
     assert rules.settle(
-        rules.rules(wide)["robust_net_learns_top_left"][0], lambda n: [(0.85, 0), (0.5, 0), (0.5, 0)][:n], wide
+        rules.rules(wide)["robust_net_learns_top_left"][0],
+        lambda n: [rules.Run(0.75, 0, 0), rules.Run(0.5, 0, 0), rules.Run(0.5, 0, 0)][:n],
+        wide,
     )[:2] == (False, 0.5)
-    assert rules.budget_of(course.Robustness(epochs=3), seed=7).epochs == 3
+    assert rules.budget_of(course.Robustness(images=19200), seed=7).images == 19200
 
 
 def test_gradescope_visibility_per_check_and_for_the_hidden_tier() -> None:
@@ -159,9 +167,9 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_config_show_and_list_use_the_file(tmp_path: Path) -> None:
     config = tmp_path / "course.toml"
-    config.write_text(f'[checks."{CONV}"]\npoints = 8\n[robustness]\nkeeps_fraction = 0.95\n')
+    config.write_text(f'[checks."{CONV}"]\npoints = 8\n[robustness]\nkeeps_fraction = 0.99\n')
     shown = cli("config", "--show", "--config", str(config))
-    assert shown.returncode == 0 and "keeps_fraction = 0.95" in shown.stdout and "warning:" in shown.stderr
+    assert shown.returncode == 0 and "keeps_fraction = 0.99" in shown.stdout and "warning:" in shown.stderr
     listed = cli("check", "--list", "--config", str(config))
     assert any(line.startswith(CONV) and " 8 points" in line for line in listed.stdout.splitlines())
     config.write_text('[checks."shapes/conv_output_sise"]\npoints = 8\n')
@@ -195,7 +203,7 @@ def test_timeouts_reach_the_grading_and_the_command_line_wins() -> None:
 
     config = parse(
         "[timeouts]\ntimeout = 7\ntrain_timeout = 120\ncell_timeout = 9\nnotebook_timeout = 60\n"
-        "check_budget = 30\ngrading_budget = 600\n[robustness]\nepochs = 3\n"
+        "check_budget = 30\ngrading_budget = 600\n[robustness]\nimages = 19200\n"
     )
     given = {
         "device": "cpu",
@@ -212,7 +220,7 @@ def test_timeouts_reach_the_grading_and_the_command_line_wins() -> None:
     options = grade_options(given.get, config)
     assert (options.timeout, options.train_timeout, options.cell_timeout, options.notebook_timeout) == (7, 120, 9, 60)
     assert (options.check_budget, options.grading_budget) == (30, 100.0), "--grading-budget 100 wins over 600"
-    assert options.robustness.epochs == 3
+    assert options.robustness.images == 19200
     defaults = grade_options({**given, "grading_budget": None}.get, course.CourseConfig())
     assert (defaults.timeout, defaults.check_budget, defaults.grading_budget) == (20, 90, 1200)
 

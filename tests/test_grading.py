@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
+from conftest import ROOT, grade, run_cli
 
 from grader.checks.registry import CHECK_FILES
 
@@ -106,3 +110,41 @@ def test_html_feedback_shows_the_students_networks_and_heatmaps(solutions_graded
     assert "data:image/png" not in stub_page, "nothing was observed, so nothing is pictured"
     assert "class='confusion'" not in stub_page and "class='accuracy'" not in stub_page
     assert "not implemented yet" in stub_page
+
+
+def _test_only_root(tmp: Path) -> Path:
+    """A data root holding MNIST's two test files only: the fallback the grader supports."""
+    raw = tmp / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    source = Path(os.environ["CNN_GRADER_DATA"]) / "MNIST" / "raw"
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        for candidate in (source / name, source / f"{name}.gz"):
+            if candidate.exists():
+                shutil.copyfile(candidate, raw / candidate.name)
+    return raw.parents[1]
+
+
+def test_the_test_only_fallback_grades_the_solutions_and_says_so(tmp_path: Path) -> None:
+    """Where only MNIST's test file is at hand the experiment splits it in secret, and the results say so."""
+    graded = grade(ROOT / "solutions", tmp_path / "out", "--data-root", str(_test_only_root(tmp_path)))
+    assert graded.returncode == 0
+    assert graded.results["score"] == graded.results["max_score"] == 100, graded.failed
+    assert "MNIST test set only" in graded.results["output"]
+
+
+def test_a_device_the_grader_cannot_use_is_a_grader_fault(tmp_path: Path) -> None:
+    """``--device cuda`` without CUDA is refused before grading: exit 3, one message, never a student's 0."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: --device cuda grades (tests/test_gpu.py)")
+    code, stdout, stderr = run_cli(
+        ["grade", str(ROOT / "solutions"), "--out", str(tmp_path / "out"), "--device", "cuda"], tmp_path
+    )
+    assert code == 3, (code, stdout, stderr)
+    assert "grader fault" in stdout + stderr and "--device cuda" in stdout + stderr
+    assert (stdout + stderr).count("grader fault") == 1
+    assert (
+        not (tmp_path / "out" / "results.json").exists()
+        or "score" not in (tmp_path / "out" / "results.json").read_text()
+    )

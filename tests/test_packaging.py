@@ -255,7 +255,8 @@ def test_run_autograder_grades_a_submission_with_every_tier(autograder: Path, tm
     shutil.copytree(ROOT / "solutions", root / "submission")
     proc, results = run_autograder(autograder, root)
     assert proc.returncode == 0
-    assert results["score"] == results["max_score"] == 100, [t["name"] for t in results["tests"] if t["score"] == 0]
+    lost = [(t["name"], t["output"]) for t in results["tests"] if t["score"] == 0]
+    assert results["score"] == results["max_score"] == 100, lost
     tests = {t["name"]: t for t in results["tests"]}
     hidden = {name for name, (_, tier, _) in declared_checks().items() if tier == "hidden"}
     assert hidden <= set(tests)

@@ -1,8 +1,10 @@
-"""The judge's training form (grader/fastgraph.py) and side-by-side trainings (grader/trainer.py).
+"""The judge's training form (grader/fastgraph.py), its initial weights (grader/netinit.py) and side-by-side
+trainings (grader/trainer.py).
 
-The form must compute what the rebuilt network computes (up to the rounding of another memory layout) and
-draw exactly the random numbers the global generator would; trainings run side by side must give exactly
-what they give one at a time.
+The form must compute what the rebuilt network computes (up to the rounding of another memory layout) and draw
+exactly the random numbers the module draws after ``torch.manual_seed`` with the same seed; the judge's initial
+weights keep each tensor's scale and family and nothing else; trainings run side by side must give exactly what
+they give one at a time.
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grader import netgraph
-from grader.fastgraph import RANDOM_OPS, training_form
-from grader.netgraph import GraphNet, export_network
+from grader import netinit, netops
+from grader.fastgraph import training_form
+from grader.netexport import export_network
+from grader.netgraph import GraphNet
 from grader.trainer import Budget, SideBySide, TrainingStopped, train_classifier
 from reference.quadrant import QuadrantNet, RobustQuadrantNet
 
 
 class RandomNet(nn.Module):
-    """Every random operation the judge runs, while training: noise, a shuffle, a mask, both dropouts."""
+    """Every random operation the judge runs, while training: noise, a shuffle, masks, both dropouts."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -36,8 +39,10 @@ class RandomNet(nn.Module):
         if self.training:
             x = x + 0.1 * torch.randn_like(x) + 0.01 * torch.rand(x.shape[0], 1, 1, 1) + 0.0 * torch.rand_like(x)
             x = x[torch.randperm(x.shape[0])] + 0.0 * torch.randn(1)
-            x = x * torch.bernoulli(torch.ones_like(x), 0.9)
+            x = x * torch.bernoulli(torch.ones_like(x), 0.9) * torch.bernoulli(torch.full_like(x, 0.95))
             x = x + 0.01 * torch.randint(0, 3, (1,)) + 0.01 * torch.randint(3, (1,))
+            x = x + 0.01 * torch.normal(torch.zeros_like(x), 1.0) + 0.01 * torch.normal(0.0, torch.ones_like(x))
+            x = x + 0.01 * torch.normal(torch.zeros_like(x), torch.ones_like(x))
         x = self.feature_dropout(F.relu(self.conv(x)))
         return self.head(self.dropout(x.amax((2, 3))))
 
@@ -46,25 +51,31 @@ def rebuilt(model: nn.Module, size: int = 12) -> GraphNet:
     return GraphNet.from_export(export_network(model, torch.zeros(2, 1, size, size), True))
 
 
-def test_every_random_operation_has_a_seeded_form():
-    random = {f"aten.{name}" for name, kind in netgraph._ATEN.items() if kind in ("Random", "Dropout")}
-    assert set(RANDOM_OPS) == random - {"aten.arange.default", "aten.arange.start"}
+def test_only_seeded_random_operations_are_allowed():
+    """A Core ATen operation that draws random numbers runs only through a form that takes a generator."""
+    for name, op in netops.ALLOWED.items():
+        if isinstance(op, torch._ops.OpOverload):
+            assert torch.Tag.nondeterministic_seeded not in op.tags, name
+    for name in netops.RANDOM:
+        packet, overload = name.split(".")
+        assert torch.Tag.nondeterministic_seeded in getattr(getattr(torch.ops.aten, packet), overload).tags, name
 
 
-def test_random_operations_draw_what_the_global_generator_would():
+def test_random_operations_draw_what_the_module_draws():
     torch.manual_seed(0)
-    graph = rebuilt(RandomNet()).train()
-    assert {c.op for c in graph.modes["train_graph"].calls} >= set(RANDOM_OPS)
+    module = RandomNet().train()
+    graph = rebuilt(module).train()
+    used = {c.op.removeprefix("aten.") for g in graph.graphs.values() for c in g.calls}
+    assert set(netops.RANDOM) - used <= {"bernoulli.default"}, "the test model uses every random operation"
     x = torch.rand(6, 1, 12, 12)
     for seed in (0, 5):
         torch.manual_seed(seed)
-        expected = [graph(x), graph(x)]
+        expected = [module(x), module(x)]
         form = training_form(graph, seed).train()
         got = [form(x), form(x)]
         for a, b in zip(expected, got, strict=True):
             torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
-        torch.manual_seed(seed + 1)
-        assert not torch.allclose(graph(x), expected[0]), "another seed draws other numbers"
+        assert not torch.allclose(training_form(graph, seed + 1).train()(x), expected[0]), "another seed, other draws"
 
 
 @pytest.mark.parametrize("model", [QuadrantNet, RobustQuadrantNet])
@@ -121,3 +132,49 @@ def test_side_by_side_restores_the_thread_count_and_stops_at_close():
     with pytest.raises(TrainingStopped):
         future.result()
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize(
+    "init",
+    [
+        lambda t: nn.init.kaiming_uniform_(t, a=5**0.5),  # PyTorch's default for conv and linear weights
+        lambda t: nn.init.kaiming_normal_(t),
+        lambda t: nn.init.trunc_normal_(t, std=0.02),
+        lambda t: nn.init.uniform_(t, 0.5, 1.5),
+        lambda t: nn.init.constant_(t, 0.1),
+    ],
+    ids=["kaiming_uniform", "kaiming_normal", "trunc_normal", "uniform_shifted", "constant"],
+)
+def test_the_judges_initial_weights_keep_scale_and_family_and_nothing_else(init):
+    torch.manual_seed(0)
+    student = init(torch.empty(64, 32, 3, 3))
+    drawn = netinit.redraw(student, torch.Generator().manual_seed(1))
+    assert drawn.shape == student.shape and drawn.dtype == student.dtype
+    torch.testing.assert_close(drawn.mean(), student.mean(), atol=0.01 * float(student.std()) + 1e-6, rtol=0.01)
+    torch.testing.assert_close(drawn.std(), student.std(), rtol=0.02, atol=1e-7)
+    if not torch.all(student == student.flatten()[0]):
+        assert not torch.equal(drawn, student)
+        assert abs(float(torch.corrcoef(torch.stack([drawn.flatten(), student.flatten()]))[0, 1])) < 0.05
+        bounded = lambda t: float((t - t.mean()).abs().max() / t.std())  # noqa: E731 - about 1.73 for a uniform
+        assert (bounded(drawn) < 1.8) == (bounded(student) < 1.8), "a uniform stays uniform, a normal normal"
+    else:
+        assert torch.equal(drawn, student), "a constant stays that constant"
+
+
+def test_pretrained_weights_do_not_reach_the_judged_training():
+    """What a network's weights hold beyond each tensor's mean and spread does not reach the judged training: a
+    network and the same network with every tensor's values shuffled start from the same weights."""
+    torch.manual_seed(0)
+    trained = RobustQuadrantNet()
+    with torch.no_grad():
+        for p in trained.parameters():
+            p.mul_(3.0).add_(0.1 * torch.randn_like(p))  # "pretrained": values of their own
+    shuffled = copy.deepcopy(trained)
+    with torch.no_grad():
+        for p in shuffled.parameters():
+            p.copy_(p.flatten()[torch.randperm(p.numel())].view_as(p))
+    first, second = (training_form(rebuilt(m, 56), seed=7, initialise=True) for m in (trained, shuffled))
+    for key in first.weights:
+        torch.testing.assert_close(first.weights[key], second.weights[key], rtol=1e-4, atol=1e-6)
+    for key, p in first.weights.items():
+        assert not torch.allclose(p.flatten(), rebuilt(trained, 56).weights[key].flatten()), key

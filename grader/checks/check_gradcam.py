@@ -6,7 +6,7 @@ any epsilon, and a linear head over the flattened map, so target-layer gradients
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -125,13 +125,47 @@ def cam_output(reply: dict, case: CamCase) -> np.ndarray:
 
 @check(
     "gradcam/matches_reference",
-    4,
+    3,
     hint="take the contract's five steps in its order; the message shows where your map differs most",
 )
 def test_matches_reference(grading: GradingSession) -> None:
     for index, case in enumerate(AGREEMENT_CASES):
+        if case.mode != "eval":
+            continue  # the mode a function computes in is gradcam/computes_in_callers_mode's
         got = cam_output(student_cam(grading, case), case)
         expect.close(got, vectors.array(f"gradcam/agreement_{index}"), ATOL, case.describe())
+
+
+MODE_CASE = AGREEMENT_CASES[-1]  # a test CNN with batch norm: its maps differ between train and eval mode
+SAME_MAP = 1e-5  # maps this close are one computation
+
+
+@check(
+    "gradcam/computes_in_callers_mode",
+    1,
+    hint="do not call model.eval() or model.train(): compute in the mode the model is in (the caller decides)",
+)
+def test_computes_in_callers_mode(grading: GradingSession) -> None:
+    """grad_cam and saliency_map give other maps for a batch norm model in train mode than in eval mode (batch
+    statistics against running statistics), whatever else they compute: a function that switches the model to a
+    mode of its own gives the same map for both. Only that fails here; the maps' values are other checks'."""
+    as_eval = replace(MODE_CASE, mode="eval")
+    train_map = cam_output(student_cam(grading, MODE_CASE), MODE_CASE)
+    eval_map = cam_output(student_cam(grading, as_eval), as_eval)
+    _differs_by_mode("grad_cam", train_map, eval_map)
+    saliency = {mode: _saliency(grading, replace(SALIENCY_TRAIN_CASE, mode=mode)) for mode in ("train", "eval")}
+    _differs_by_mode("saliency_map", saliency["train"], saliency["eval"])
+
+
+def _differs_by_mode(function: str, train_map: np.ndarray, eval_map: np.ndarray) -> None:
+    difference = float(np.abs(train_map - eval_map).max())
+    if difference <= SAME_MAP:
+        raise CheckFailure(
+            f"{function} returned the same map (largest difference {difference:.2g}) for a test CNN with batch norm "
+            "handed over in train mode and in eval mode, whose outputs differ between the modes: it computes in a "
+            "mode of its own (a model.eval() or model.train() inside?). The contract: compute in the mode the model "
+            "is in."
+        )
 
 
 @check("gradcam/properties", 3, hint="normalise each map to [0, 1]; return a detached N x H x W tensor")
@@ -351,9 +385,8 @@ def test_activations(grading: GradingSession) -> None:
             raise CheckFailure(f"{what} changed the model or x: " + "; ".join(problems), hint=SIDE_EFFECT_HINT)
 
 
-def saliency_matches(grading: GradingSession, case: CamCase, want: np.ndarray) -> None:
-    """saliency_map on ``case`` equals ``want`` and leaves the model and its input alone."""
-    model = "a test CNN with batch norm, in train mode" if case.mode == "train" else "a test CNN"
+def _saliency_call(grading: GradingSession, case: CamCase) -> tuple[str, dict]:
+    model = f"a test CNN with batch norm, in {case.mode} mode" if case.batch_norm else "a test CNN"
     what = f"saliency_map(model, x, target_class=tensor({case.target_class})) on {model}"
     reply = explain(
         grading,
@@ -365,8 +398,19 @@ def saliency_matches(grading: GradingSession, case: CamCase, want: np.ndarray) -
         class_as="tensor",
         mode=case.mode,
     )
+    return what, reply
+
+
+def _saliency(grading: GradingSession, case: CamCase) -> np.ndarray:
+    what, reply = _saliency_call(grading, case)
     no_exception(reply, what)
-    got = expect.as_array(reply["result"], what, (case.batch, case.height, case.width))
+    return expect.as_array(reply["result"], what, (case.batch, case.height, case.width))
+
+
+def saliency_matches(grading: GradingSession, case: CamCase, want: np.ndarray) -> None:
+    """saliency_map on ``case`` equals ``want`` and leaves the model and its input alone."""
+    what, reply = _saliency_call(grading, case)
+    got = _saliency(grading, case)
     expect.close(got, want, ATOL * max(1.0, float(np.abs(want).max())), what)
     problems = _side_effects(reply["changes"]) + _input_effects(reply)
     if problems:
@@ -376,4 +420,3 @@ def saliency_matches(grading: GradingSession, case: CamCase, want: np.ndarray) -
 @check("gradcam/saliency_map", 1, hint="the gradient of one logit with respect to the input, per pixel")
 def test_saliency_map(grading: GradingSession) -> None:
     saliency_matches(grading, SALIENCY_CASE, vectors.array("gradcam/saliency"))
-    saliency_matches(grading, SALIENCY_TRAIN_CASE, vectors.array("gradcam/saliency_train_mode"))

@@ -1,5 +1,6 @@
-"""The quadrant digits as the judge holds them: nothing of them is sent to the worker (networks are trained
-and tested in the judge, grader/checks/check_robustness.py)."""
+"""The quadrant digits as the judge holds them: the split (the Grad-CAM checks' quadrant model) and the
+robustness experiment's pools. Nothing of the pools is sent to the worker (networks are trained and tested in
+the judge, grader/checks/check_robustness.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader.data import DigitSplit, load_split
+from grader.data import DigitPools, DigitSplit, load_pools, load_split
 from grader.judge.session import GradingSession
 
 
@@ -38,3 +39,31 @@ def prepare_digits(grading: GradingSession) -> PreparedDigits:
     """The split of the grading's data root, loaded once per process, and a digest of it (for cache keys)."""
     split, digest = _split(grading.options.data_root)
     return PreparedDigits(split, digest)
+
+
+@dataclass(frozen=True)
+class PreparedPools:
+    pools: DigitPools
+    digest: str
+
+
+@functools.lru_cache(maxsize=4)
+def _pools(data_root: str | None) -> tuple[DigitPools, str]:
+    """The robustness experiment's digits for a data root, loaded once per process, and a digest of them."""
+    pools = load_pools(data_root)
+    hasher = hashlib.sha256(str(pools.full).encode())
+    for array in (pools.train_digits, pools.train_labels, pools.pool_digits, pools.pool_labels):
+        hasher.update(np.ascontiguousarray(array).tobytes())
+    return pools, hasher.hexdigest()[:16]
+
+
+def load_experiment(data_root: str | None) -> DigitPools:
+    """The robustness experiment's digits for ``data_root`` (loaded once per process); raises
+    :class:`~grader.data.DataUnavailable`."""
+    return _pools(data_root)[0]
+
+
+def prepare_pools(grading: GradingSession) -> PreparedPools:
+    """The robustness experiment's digits of the grading's data root, and a digest of them (for cache keys)."""
+    pools, digest = _pools(grading.options.data_root)
+    return PreparedPools(pools, digest)

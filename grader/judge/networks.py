@@ -14,14 +14,16 @@ from typing import Any
 
 import torch
 
-from grader import netgraph
+from grader import netexport, netgraph, netops
 from grader.judge.faults import SubmissionFault
 from grader.judge.obscache import content_digest, sources_digest
 from grader.judge.session import GradingSession
-from grader.netgraph import GraphNet, NetworkRefused
+from grader.netexport import NetworkRefused
+from grader.netgraph import GraphNet
 
 QUADRANT_NET, ROBUST_NET = "quadrant.QuadrantNet", "quadrant.RobustQuadrantNet"  # the contract's two networks
 EXAMPLE = (2, 1, 56, 56)  # the batch the worker traces with (any batch size and, where asked, H and W follow)
+OTHER_SIZES = (84, 70)  # RobustQuadrantNet must take other square sizes (robustness/robust_net_other_sizes)
 CONTRACT_NOTE = (
     "networks must be plain tensor code that torch.export can trace: layers and torch operations, no Python "
     "side effects, no data-dependent control flow (grader/contract.py)"
@@ -83,6 +85,17 @@ def stored(grading: GradingSession, target: str, init: dict[str, Any] | None = N
     return grading.cache.holds(_export_key(_export_request(grading, target, dict(init or {}))))
 
 
+def shapes(target: str, init: dict[str, Any], batch_size: int) -> list[tuple[int, int]]:
+    """The (batch, size) pairs the judge runs a network at: tables and logits, other sizes, training batches
+    (prediction uses the training's batch size too, grader/trainer.py)."""
+    found = [(EXAMPLE[0], EXAMPLE[-1])]
+    if target == ROBUST_NET:
+        found += [(EXAMPLE[0], side) for side in OTHER_SIZES]
+    if not init:  # the network the robustness checks train
+        found.append((batch_size, EXAMPLE[-1]))
+    return list(dict.fromkeys(found))
+
+
 def _export_request(grading: GradingSession, target: str, init: dict[str, Any]) -> dict[str, Any]:
     return {
         "target": target,
@@ -90,6 +103,7 @@ def _export_request(grading: GradingSession, target: str, init: dict[str, Any]) 
         "seed": grading.options.seed,
         "input_shape": list(EXAMPLE),
         "dynamic_size": target == ROBUST_NET,
+        "shapes": [list(s) for s in shapes(target, init, grading.options.robustness.batch_size)],
     }
 
 
@@ -103,8 +117,9 @@ def _key(target: str, init: dict[str, Any]) -> tuple:
 
 def _exporter_digest() -> str:
     """The export's format follows from these sources: a stored export is only reused with the same ones."""
-    exporter = Path(netgraph.__file__)
-    return sources_digest(exporter, exporter.parent / "worker" / "ops.py")  # read, not imported: the worker's
+    here = Path(netgraph.__file__).parent
+    files = (Path(netexport.__file__), Path(netops.__file__), Path(netgraph.__file__), here / "worker" / "ops.py")
+    return sources_digest(*files)  # read, not imported: the worker's
 
 
 def example_batch(shape: tuple[int, ...] = EXAMPLE) -> torch.Tensor:

@@ -1,11 +1,19 @@
-"""The robustness checks' test canvases: held-out digits under a per-grading secret offset.
+"""The robustness experiment's digits for one measurement: training digits, and a secret sample to test on.
 
-MNIST is public, so a network could carry a table of the public test digits and look their labels up. The
-judge therefore moves every held-out digit by a secret offset of up to :data:`MAX_OFFSET` pixels inside its
-quadrant (the same offset for its top-left and its bottom-right canvas, so a shift-invariant design sees the
-same digit twice). The offsets are drawn from an HMAC of the grading secret and the seed: reproducible on
-one installation, unknown to the submission. The secret is ``$CNN_GRADER_SECRET``, else a random key kept in
-the grader's cache folder (``secret.key``, created once, never inside the sandbox).
+MNIST is public, so a network could carry a table of the public digits and look their labels up instead of
+recognising them. The judge therefore tests on a secret sample from a pool far larger than any table a judged
+network can carry (grader/netgraph.py bounds its fixed values to :data:`grader.netgraph.MAX_FIXED`):
+
+- **Full MNIST** (:func:`grader.data.load_pools`): :data:`TEST_DIGITS` test digits drawn in secret from 40,000
+  never trained on (30,000 training digits and the 10,000 test digits); a network trains on a seeded order of
+  the other 30,000 training digits. A table of 4,096 values indexes at most a tenth of the pool.
+- **The test file only**: its 10,000 digits are split in secret into 8,000 to train on and 2,000 to test on.
+  A table of 4,096 values could still index up to two fifths of them: the results say so.
+
+The sample is drawn from an HMAC of the grading secret and the measurement seed: reproducible on one
+installation, unknown to the submission. The secret is ``$CNN_GRADER_SECRET``, else a random key kept in the
+grader's cache folder (``secret.key``, created once, never inside the sandbox). A test digit sits exactly in its
+corner, as the course's experiment places it, and the same digits are tested in both corners.
 """
 
 from __future__ import annotations
@@ -14,15 +22,17 @@ import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from grader.data import cache_dir
-from grader.quadrants import paste
+from grader.data import DigitPools, cache_dir
+from grader.quadrants import digits_to_canvas
 
 SECRET_ENV = "CNN_GRADER_SECRET"
-MAX_OFFSET = 2  # MNIST digits sit in a 20 x 20 box centred in 28 x 28: 2 px keeps every stroke inside
+TEST_DIGITS = 5000  # with the full MNIST; binomial standard error at accuracy 0.85: 0.005
+FALLBACK_TEST_DIGITS = 2000
 
 
 def grading_secret() -> bytes:
@@ -45,35 +55,38 @@ def grading_secret() -> bytes:
 
 
 def secret_seed(purpose: str, seed: int) -> int:
-    """A 64-bit seed for ``purpose`` from the secret and the grading seed."""
+    """A 64-bit seed for ``purpose`` from the secret and the measurement seed."""
     digest = hmac.new(grading_secret(), f"{purpose}:{seed}".encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big")
 
 
 def identity(seed: int) -> str:
-    """A public fingerprint of the offsets (for cache keys): it reveals nothing of the secret."""
+    """A public fingerprint of a measurement's secret sample (for cache keys): it reveals nothing of the secret."""
     return hashlib.sha256(str(secret_seed("test-digits", seed)).encode()).hexdigest()[:16]
 
 
-def offsets(count: int, seed: int) -> np.ndarray:
-    """``count x 2`` secret (row, column) offsets in ``[-MAX_OFFSET, MAX_OFFSET]``."""
+@dataclass(frozen=True)
+class Measured:
+    """One measurement's digits: ``train`` in the order the trainer takes them, ``test`` the secret sample."""
+
+    train_digits: np.ndarray
+    train_labels: np.ndarray
+    test_digits: np.ndarray
+    test_labels: np.ndarray
+
+    def test_canvases(self) -> dict[str, torch.Tensor]:
+        """The test digits as top-left and bottom-right canvases."""
+        return {corner: digits_to_canvas(self.test_digits, corner) for corner in ("top_left", "bottom_right")}
+
+
+def measured(pools: DigitPools, seed: int) -> Measured:
+    """The digits of the measurement with ``seed`` (see the module docstring)."""
     rng = np.random.default_rng(secret_seed("test-digits", seed))
-    return rng.integers(-MAX_OFFSET, MAX_OFFSET + 1, size=(count, 2))
-
-
-def shifted(digits: np.ndarray, moves: np.ndarray) -> torch.Tensor:
-    """uint8 digits ``N x 28 x 28`` moved by ``moves`` (zeros shifted in) as float ``N x 1 x 28 x 28`` in [0, 1]."""
-    images = torch.from_numpy(np.ascontiguousarray(digits)).float().div_(255.0)
-    m = MAX_OFFSET
-    padded = torch.nn.functional.pad(images, (m, m, m, m))
-    out = torch.empty_like(images)
-    h, w = images.shape[1:]
-    for index, (dy, dx) in enumerate(moves):
-        out[index] = padded[index, m - dy : m - dy + h, m - dx : m - dx + w]
-    return out.unsqueeze(1)
-
-
-def test_canvases(digits: np.ndarray, seed: int) -> dict[str, torch.Tensor]:
-    """The held-out digits as top-left and bottom-right canvases, each digit at its secret offset."""
-    images = shifted(digits, offsets(len(digits), seed))
-    return {corner: paste(images, corner) for corner in ("top_left", "bottom_right")}
+    if pools.full:
+        test = np.sort(rng.choice(len(pools.pool_digits), TEST_DIGITS, replace=False))
+        return Measured(pools.train_digits, pools.train_labels, pools.pool_digits[test], pools.pool_labels[test])
+    order = rng.permutation(len(pools.pool_digits))
+    test, train = np.sort(order[:FALLBACK_TEST_DIGITS]), np.sort(order[FALLBACK_TEST_DIGITS:])
+    return Measured(
+        pools.train_digits[train], pools.train_labels[train], pools.pool_digits[test], pools.pool_labels[test]
+    )

@@ -23,14 +23,15 @@ from typing import Any, ParamSpec, TypeVar
 import numpy as np
 import torch
 
-from grader import netgraph, testmodels
+from grader import netexport, netgraph, netops, testmodels
 from grader.checks import check_gradcam, check_quadrant, check_training
 from grader.checks.check_gradcam import CamCase
 from grader.data import cache_dir
 from grader.judge import networks
 from grader.judge.networks import example_batch
 from grader.judge.obscache import content_digest, read_with_arrays, sources_digest, write_with_arrays
-from grader.netgraph import GraphNet, export_network
+from grader.netexport import export_network
+from grader.netgraph import GraphNet
 from grader.vectors import ARRAYS_FILE, TABLES_FILE, VECTORS_DIR
 from grader.worker import sideeffects
 from reference import gradcam, quadrant, shapes, training
@@ -60,7 +61,7 @@ def reference_saliency(case: CamCase) -> np.ndarray:
 
 
 # what the kept values follow from besides their arguments: a change to any of these files computes them afresh
-_TABLE_SOURCES = (quadrant, check_quadrant, netgraph, networks)  # a reference layer table
+_TABLE_SOURCES = (quadrant, check_quadrant, netgraph, netexport, netops, networks)  # a reference layer table
 _VALUE_SOURCES = (training, testmodels, sideeffects)  # a reference training value
 
 

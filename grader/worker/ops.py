@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from grader import contract, testmodels
-from grader.netgraph import NetworkRefused, export_network
+from grader.netexport import NetworkRefused, export_network
 from grader.worker import sideeffects, submission
 from grader.worker.observe import observe
 
@@ -149,10 +149,11 @@ def op_export(request: dict[str, Any]) -> dict[str, Any]:
     """
     model = _construct(request["target"], request.get("init", {}), request.get("seed", 0))
     example = torch.rand(request["input_shape"], generator=torch.Generator().manual_seed(1))
+    shapes = [(int(b), int(s)) for b, s in request.get("shapes") or []]
     try:
-        return {"network": export_network(model, example, dynamic_size=bool(request.get("dynamic_size")))}
+        return {"network": export_network(model, example, bool(request.get("dynamic_size")), shapes or None)}
     except NetworkRefused as exc:
-        return {"refused": str(exc)}
+        return {"refused": redact(str(exc))}
 
 
 def _model(request: dict[str, Any]) -> nn.Module:

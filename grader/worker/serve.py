@@ -33,6 +33,8 @@ def preload() -> None:
         if os.environ.get(NETWORKS_ENV) == "1":
             import torch._dynamo  # noqa: F401
 
+            import grader.netgraph  # noqa: F401 - the export's own check of what it traced (grader/netexport.py)
+
         import grader.protocol  # noqa: F401
         import grader.worker.audit  # noqa: F401
         import grader.worker.ops  # noqa: F401

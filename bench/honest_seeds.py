@@ -57,13 +57,16 @@ def main() -> None:
     print(f"|---|---|{'---|' * len(seeds)}---|")
     for name in args.submissions:
         for split in args.splits:
-            scores, lost = [], set()
+            scores, lost = [], {}
             for seed in seeds:
                 score, maximum, failed, seconds = grade(ROOT / name, seed, roots[split], args.k)
                 scores.append(f"{score:g}/{maximum:g}")
-                lost.update(f"{check} (seed {seed})" for check in failed)
+                for check in failed:
+                    lost.setdefault(check, []).append(seed)
                 print(f"  {name} {split} seed {seed}: {score:g}/{maximum:g} in {seconds:.0f} s", file=sys.stderr)
-            print(f"| {name} | {split} | {' | '.join(scores)} | {', '.join(sorted(lost)) or 'none'} |", flush=True)
+            named = [f"{c} ({'every seed' if len(s) == len(seeds) else 'seeds ' + ', '.join(map(str, s))})"
+                     for c, s in sorted(lost.items())]  # fmt: skip
+            print(f"| {name} | {split} | {' | '.join(scores)} | {', '.join(named) or 'none'} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -254,7 +254,7 @@ def _list(args: argparse.Namespace) -> int:
     width = max(len(s.name) for s in specs)
     for spec in specs:
         tier = "" if spec.tier == "public" else f"  ({spec.tier})"
-        print(f"{spec.name:<{width}}  {spec.points:4g} points{tier}")
+        print(f"{spec.name:<{width}}  {spec.points:4g} {'point' if spec.points == 1 else 'points'}{tier}")
     print(f"{'total':<{width}}  {sum(s.points for s in specs):4g} points; select with -k NAME (a name, part, or group)")
     return 0
 

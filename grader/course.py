@@ -195,11 +195,16 @@ def _section(name: str, table: Any, cls: type, origin: str) -> Any:
         raise ConfigError(f"{origin}: [{name}] must be a table of keys")
     defaults = cls()
     kinds = {f.name: type(getattr(defaults, f.name)) for f in fields(cls)}
-    values = {}
+    values, errors = {}, []
     for key, value in table.items():
-        if key not in kinds:
-            raise ConfigError(f"{origin}: unknown key {name}.{key}{_nearest(key, tuple(kinds))}")
-        values[key] = _typed(f"{origin}: {name}.{key}", value, kinds[key])
+        try:
+            if key not in kinds:
+                raise ConfigError(f"{origin}: unknown key {name}.{key}{_nearest(key, tuple(kinds))}")
+            values[key] = _typed(f"{origin}: {name}.{key}", value, kinds[key])
+        except ConfigError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ConfigError("\n".join(errors))
     try:
         section = replace(defaults, **values)  # LatePolicy validates its fractions
     except ValueError as exc:
@@ -221,11 +226,16 @@ def _check(name: str, table: Any, known: dict[str, str], origin: str) -> CheckSe
     if not isinstance(table, dict):
         raise ConfigError(f'{origin}: [checks."{name}"] must be a table of keys')
     kinds = {"points": float, "hint": bool, "visibility": str, "tier": str}
-    values = {}
+    values, errors = {}, []
     for key, value in table.items():
-        if key not in kinds:
-            raise ConfigError(f'{origin}: unknown key checks."{name}".{key}{_nearest(key, tuple(kinds))}')
-        values[key] = _typed(f'{origin}: checks."{name}".{key}', value, kinds[key])
+        try:
+            if key not in kinds:
+                raise ConfigError(f'{origin}: unknown key checks."{name}".{key}{_nearest(key, tuple(kinds))}')
+            values[key] = _typed(f'{origin}: checks."{name}".{key}', value, kinds[key])
+        except ConfigError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ConfigError("\n".join(errors))
     if values.get("points", 0) < 0:
         raise ConfigError(f'{origin}: checks."{name}".points must be 0 or more, not {values["points"]:g}')
     if "visibility" in values and values["visibility"] not in VISIBILITIES:
@@ -246,15 +256,25 @@ def parse(text: str, known_checks: dict[str, str], origin: str = "course configu
         raise ConfigError(f"{origin} is not valid TOML: {exc}") from None
     sections: dict[str, Any] = {}
     checks: dict[str, CheckSettings] = {}
+    errors: list[str] = []  # every mistake of the file, not only the first
     for name, table in data.items():
-        if name == "checks":
-            if not isinstance(table, dict):
-                raise ConfigError(f'{origin}: checks must be tables such as [checks."shapes/conv_output_size"]')
-            checks = {check: _check(check, value, known_checks, origin) for check, value in table.items()}
-        elif name in SECTIONS:
-            sections[name] = _section(name, table, SECTIONS[name], origin)
-        else:
-            raise ConfigError(f"{origin}: unknown section [{name}]{_nearest(name, ('checks', *SECTIONS))}")
+        try:
+            if name == "checks":
+                if not isinstance(table, dict):
+                    raise ConfigError(f'{origin}: checks must be tables such as [checks."shapes/conv_output_size"]')
+                for check, value in table.items():
+                    try:
+                        checks[check] = _check(check, value, known_checks, origin)
+                    except ConfigError as exc:
+                        errors.append(str(exc))
+            elif name in SECTIONS:
+                sections[name] = _section(name, table, SECTIONS[name], origin)
+            else:
+                raise ConfigError(f"{origin}: unknown section [{name}]{_nearest(name, ('checks', *SECTIONS))}")
+        except ConfigError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ConfigError("\n".join(errors))
     return CourseConfig(checks=checks, source=origin, **sections)
 
 
@@ -273,10 +293,16 @@ def known_checks() -> dict[str, str]:
     return {spec.name: spec.tier for spec in all_specs()}
 
 
+DEFAULTS = "defaults"  # $CNN_GRADER_CONFIG=defaults: no file, even where one lies beside the checks
+
+
 def find(explicit: str | Path | None = None) -> Path | None:
-    """The file to read: ``explicit``, else ``$CNN_GRADER_CONFIG``, else ``course.toml`` beside the checks."""
+    """The file to read: ``explicit``, else ``$CNN_GRADER_CONFIG`` (``defaults``: none), else ``course.toml``
+    beside the checks; None where there is none."""
     if explicit:
         return Path(explicit)
+    if os.environ.get(ENV_VAR) == DEFAULTS:
+        return None
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR])
     return BESIDE_CHECKS if BESIDE_CHECKS.is_file() else None

@@ -218,6 +218,8 @@ def check(
                 "or part of one; every check: cnn-grader check --list"
             )
         page = (out / "feedback.html").read_text() if (out / "feedback.html").exists() else ""
+        # the judge graded module files written from the kernel's names: name what the student graded instead
+        page = re.sub(r"<p>Graded files: .*?</p>", f"<p>Graded: <code>{html.escape(KERNEL)}</code></p>", page)
         from grader.report import console
 
         text = console.render(report, rerun=RERUN)

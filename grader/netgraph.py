@@ -25,6 +25,9 @@ per mode and, where tracing fixed a size, per (batch, size) it was traced at (:c
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +45,7 @@ __all__ = ["GraphNet", "NetworkRefused", "MAX_FIXED", "MAX_NODES", "MAX_PARAMETE
 MAX_NODES = 2000  # operations per graph (a decomposed course network has 30 to 300)
 MAX_PARAMETERS = 4_000_000  # elements; the contract's networks have about 5,000 to 70,000
 MAX_FIXED = 4096  # fixed values a network carries (see the module doc); the corpus's largest needs ~300
+MAX_BYTES = 2**30  # memory one training step may need (estimated before it runs); a course network needs ~30 MB
 TOLERANCE = {"rtol": 1e-3, "atol": 1e-4}  # the rebuilt network against the module (decompositions round)
 
 PROBE_SHAPE = (2, 56)  # the batch and side of the input the checks read tables and logits from
@@ -52,6 +56,10 @@ _REF_KEYS = ("$node", "$tensor", "name", "$input", "$dtype", "$device", "$layout
 
 class GraphShapeError(RuntimeError):
     """The network was traced for fixed shapes and is run at another one."""
+
+
+class TooSlow(Exception):
+    """The judge's time for running the network ran out (its :attr:`GraphNet.deadline`)."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +166,8 @@ class GraphNet(nn.Module):
         self.digest = ""  # the hash of the export it was rebuilt from (set by grader.judge.networks)
         self.names = dict(names or {})  # tensor key -> the module's state-dict name
         self.untraced: dict[tuple[int, int], str] = {}  # (batch, size) -> why tracing failed there
+        self.deadline: float | None = None  # time.monotonic() past which running it raises TooSlow
+        self._measure: list[int] | None = None  # bytes of the outputs computed, while bytes_needed() runs
         self.random = RandomSource(seed)
         self.weights = nn.ParameterDict({k: nn.Parameter(torch.from_numpy(v.copy())) for k, v in parameters.items()})
         for key, value in frozen.items():
@@ -172,9 +182,11 @@ class GraphNet(nn.Module):
     # --- rebuilding ---------------------------------------------------------------------------------------
 
     @classmethod
-    def from_export(cls, message: dict[str, Any], verify: bool = True) -> GraphNet:
+    def from_export(cls, message: dict[str, Any], verify: bool = True, seconds: float | None = None) -> GraphNet:
         """Validate and rebuild; raises :class:`NetworkRefused` for anything outside the rules (module doc),
-        including, with ``verify``, logits that differ from the module's on the export's probes."""
+        including, with ``verify``, logits that differ from the module's on the export's probes (checked within
+        ``seconds``: :class:`TooSlow` past them), and a training step or prediction at a probed shape that would
+        need more than :data:`MAX_BYTES` of memory."""
         try:
             if message.get("format") != FORMAT:
                 raise NetworkRefused("the export is of another format")
@@ -203,8 +215,16 @@ class GraphNet(nn.Module):
                 f"forward); at most {MAX_FIXED:,} are judged. Nothing this large is fixed in a network of this "
                 "course: make such tensors parameters (trained) or compute them in forward"
             )
+        shapes = _probed_shapes(message.get("probes"))
+        needed = net.bytes_needed(shapes)
+        if needed > MAX_BYTES:
+            raise NetworkRefused(
+                f"a training step of the network would need about {needed / 2**30:.1f} GiB of memory; at most "
+                f"{MAX_BYTES / 2**30:g} GiB are judged (a network of this course needs a few dozen MB)"
+            )
         if verify:
-            net.verify(message.get("probes"))
+            with net.limited(seconds):
+                net.verify(message.get("probes"))
         return net.eval()
 
     def verify(self, probes: Any) -> None:
@@ -301,13 +321,62 @@ class GraphNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         graph, env = self.graph_for(x), {}
+        deadline = self.deadline
         for call, run in zip(graph.calls, graph.runners, strict=True):
+            if deadline is not None and time.monotonic() > deadline:
+                raise TooSlow(f"the grader's time for running the network ran out at {call.op} ({call.where})")
             args = self._value(call.args, env, x)
             kwargs = {k: self._value(v, env, x) for k, v in call.kwargs.items()}
-            env[call.name] = run(*args, **kwargs)
+            env[call.name] = out = run(*args, **kwargs)
+            if self._measure is not None:
+                self._measure[0] += _bytes(out)
         if graph.mutations:
             self.apply_mutations(graph, env, x)
         return self._value(graph.output, env, x)
+
+    @contextlib.contextmanager
+    def limited(self, seconds: float | None) -> Iterator[GraphNet]:
+        """Run the network for at most ``seconds`` (None: no limit) inside the block; :class:`TooSlow` past it."""
+        before = self.deadline
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+        try:
+            yield self
+        finally:
+            self.deadline = before
+
+    def bytes_needed(self, shapes: list[tuple[int, int]]) -> int:
+        """An upper bound on the memory a training step (train mode: every intermediate kept for the backward
+        pass, its gradients, Adam's two moments) or a prediction (eval mode) needs at each (batch, size), from
+        the shapes alone: the graph runs on the meta device, computing nothing. Raises :class:`NetworkRefused`
+        where the shapes cannot be known without the data."""
+        meta = copy.deepcopy(self).to("meta")
+        parameters = sum(p.numel() * p.element_size() for p in self.weights.values())
+        most = 0
+        for batch, side in shapes:
+            for training in (True, False):
+                meta.train(training)
+                x = torch.empty(batch, 1, side, side, device="meta")
+                try:
+                    graph = meta.graph_for(x)
+                except GraphShapeError:
+                    continue
+                produced = [0]
+                meta._measure = produced
+                try:
+                    with torch.no_grad():
+                        meta(x)
+                except Exception as exc:  # noqa: BLE001 - an operation whose output size depends on the data
+                    raise NetworkRefused(
+                        f"the grader cannot bound the memory of the forward pass at {batch} x 1 x {side} x {side} "
+                        f"({type(exc).__name__}: {str(exc)[:200]}): an output whose size depends on the data "
+                        "(nonzero, masked_select) cannot be judged"
+                    ) from None
+                finally:
+                    meta._measure = None
+                step = 2 * produced[0] + 4 * parameters if training else produced[0] + parameters
+                most = max(most, step)
+                del graph
+        return most
 
     def apply_mutations(self, graph: _Graph, env: dict[str, Any], x: torch.Tensor) -> None:
         """Batch norm's new running statistics (the only state a forward pass changes; validated on rebuild).
@@ -437,6 +506,17 @@ def _validated(
     return variant, calls, output, mutations
 
 
+def _probed_shapes(probes: Any) -> list[tuple[int, int]]:
+    """The (batch, size) pairs of the export's probes: the shapes the judge runs the network at."""
+    try:
+        found = [(int(e.get("batch", PROBE_SHAPE[0])), int(e["size"])) for e in list(probes or [])]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise NetworkRefused("the export's probes are malformed") from None
+    if any(not (0 < b <= 4096 and 0 < s <= 4096) for b, s in found):
+        raise NetworkRefused("the export's probes are malformed")
+    return found or [PROBE_SHAPE]
+
+
 def _untraced(raw: Any) -> dict[tuple[int, int], str]:
     try:
         return {(_size(e["batch"]), _size(e["size"])): str(e["error"])[:2000] for e in list(raw or [])}
@@ -480,6 +560,14 @@ def _is_count(mutation: Mutation, calls: dict[str, Call]) -> bool:
         and add.args[1] == 1
         and not add.kwargs
     )
+
+
+def _bytes(value: Any) -> int:
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, list | tuple):
+        return sum(_bytes(v) for v in value)
+    return 0
 
 
 def _literals(value: Any) -> int:

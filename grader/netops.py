@@ -94,8 +94,10 @@ class RandomSource:
         """Draw from the start again."""
         self._generators.clear()
 
-    def on(self, device: torch.device | str | None) -> torch.Generator:
+    def on(self, device: torch.device | str | None) -> torch.Generator | None:
         key = str(torch.device(device if device is not None else "cpu"))
+        if key == "meta":
+            return None  # shapes only (grader/netgraph.py, GraphNet.bytes_needed): nothing is drawn
         if key not in self._generators:
             self._generators[key] = torch.Generator(device=key).manual_seed(self.seed)
         return self._generators[key]

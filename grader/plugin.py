@@ -223,6 +223,9 @@ class SubmissionSession:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         if self.session is not None:
             self.session.begin_check()
+            spec = spec_of(item)
+            if spec is not None:
+                self.session.check_untampered(spec.evidence)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Stop before grading when the device asked for cannot be used or the data the selected checks need is
@@ -274,16 +277,33 @@ class SubmissionSession:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.session is not None:
             signals = self.session.runtime_signals() if self.options.tamper_scan else []
-            if signals:  # seen at run time, after some checks may have passed: every check is withheld
+            if signals:  # seen at run time, after some checks may have passed: the worker's evidence is withheld
                 report = self.recorder.report
                 report.flags += [str(signal) for signal in signals]
-                report.withhold(TAMPERING, tampering_message(self.session.tamper_signals + signals))
+                observed = {
+                    spec.name for item in session.items if (spec := spec_of(item)) and spec.evidence == "worker"
+                }
+                report.withhold(TAMPERING, tampering_message(self.session.tamper_signals + signals), only=observed)
             self.recorder.report.notes.append(
                 f"Graded with seed {self.options.seed} (--seed): the networks' training, the generated cases and "
                 "the hidden test models follow it."
             )
             self.recorder.report.notes.extend(self.session.redact(n) for n in self.session.notes)
             self.session.close()
+
+
+def _nearest(name: str) -> str:
+    """``: did you mean ...?`` with the check and group names closest to ``name``, or a pointer to the list."""
+    import difflib
+
+    from grader.checks.registry import all_specs
+
+    names = {spec.name for spec in all_specs()}
+    names |= {n.split("/", 1)[0] for n in names}
+    close = sorted(n for n in names if n.split("/", 1)[-1] == name or name in n)
+    close = close or difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.5)
+    where = "; every check: cnn-grader check --list"
+    return f": did you mean {' or '.join(close[:3])}?{where}" if close else where
 
 
 def _session_plugin(config: pytest.Config) -> SubmissionSession:
@@ -295,11 +315,9 @@ def _session_plugin(config: pytest.Config) -> SubmissionSession:
 
 @pytest.fixture(scope="session")
 def grading(request: pytest.FixtureRequest) -> GradingSession:
-    """The grading session of ``--submission`` (worker started at session start); every check is withheld
-    from a submission flagged for tampering."""
-    session = _session_plugin(request.config).session
-    session.check_untampered()
-    return session
+    """The grading session of ``--submission`` (worker started at session start). The checks whose evidence the
+    worker observes are withheld from a submission flagged for tampering (in ``pytest_runtest_setup``)."""
+    return _session_plugin(request.config).session
 
 
 @pytest.fixture(scope="session")
@@ -358,7 +376,8 @@ class PointsRecorder:
             value = excinfo.value if excinfo else None
             if isinstance(value, CheckFailure | SubmissionFault):
                 message = self._redact(value.message)
-                hint = getattr(value, "hint", None) or spec.hint
+                # a failure's own hint is the check's too: a course that turned the check's hint off hides both
+                hint = (getattr(value, "hint", None) or spec.hint) if self.course.settings(spec.name).hint else None
                 result = CheckResult(spec.name, 0.0, spec.points, "failed", message, hint, spec.tier)
                 problem = getattr(value, "problem", None)
                 if problem:  # one cause, many checks: its message once, a pointer here
@@ -419,6 +438,9 @@ class ConsoleReporter:
                 f"no check matches -k {self.keyword!r}: give a check name (shapes/conv_output_size), part of "
                 "one (conv_output), or a group (gradcam); every check: cnn-grader check --list\n"
             )
+        only = session.config.getoption("only", None)
+        if not session.items and only:
+            self._write(f"no check or group is called {only!r} (--only takes a whole name){_nearest(only)}\n")
 
     def _progress(self, line: str) -> None:
         self._group = None

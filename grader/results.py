@@ -77,14 +77,15 @@ class GradeReport:
         """Checks the grader could not run for its own reasons (status ``error``)."""
         return [c for c in self.checks if c.status == "error"]
 
-    def withhold(self, problem: str, message: str) -> None:
-        """Take the points of every check the grader ran and give ``problem`` (``message``, once) as the reason.
+    def withhold(self, problem: str, message: str, only: set[str] | None = None) -> None:
+        """Take the points of every check the grader ran (or of those named in ``only``) and give ``problem``
+        (``message``, once) as the reason.
 
         Grader errors stay errors: the run still failed for the grader's own reasons.
         """
         self.problems[problem] = message
         for check in self.checks:
-            if check.status != "error":
+            if check.status != "error" and (only is None or check.name in only):
                 check.points, check.status, check.problem, check.hint = 0.0, "failed", problem, None
                 check.message = f"not graded: {problem} (see the problem reported once above)"
                 check.not_implemented = None

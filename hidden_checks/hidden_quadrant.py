@@ -18,7 +18,7 @@ def expected_values() -> list[object]:
     return [expected_rows(width) for width in WIDTHS]
 
 
-@check("quadrant/other_widths", 2, tier="hidden")
+@check("quadrant/other_widths", 2, tier="hidden", evidence="judge")
 def test_other_widths(grading: GradingSession) -> None:
     for width in WIDTHS:
         compare_layers(grading, width, with_params=True, expected=expected_rows(width))

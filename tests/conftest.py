@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 os.environ.setdefault("CNN_GRADER_OFFLINE", "1")  # no network in tests: data comes from ../shared/data
+# the tests grade with the defaults, whatever course.toml an instructor put beside the checks (docs/course.md)
+os.environ.setdefault("CNN_GRADER_CONFIG", "defaults")
 if "CNN_GRADER_DATA" not in os.environ and (SHARED_DATA / "MNIST" / "raw").is_dir():
     os.environ["CNN_GRADER_DATA"] = str(SHARED_DATA)
 

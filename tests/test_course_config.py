@@ -237,3 +237,48 @@ def test_the_late_policy_comes_from_the_file_unless_the_flags_say_otherwise() ->
     flags = late_policy(Namespace(late_penalty=0.2, late_penalty_per_day=None), config)
     assert (flags.penalty, flags.per_day) == (0.2, 0.05)
     assert not late_policy(Namespace(late_penalty=None, late_penalty_per_day=None), course.CourseConfig()).active
+
+
+@pytest.mark.slow
+def test_hint_false_hides_a_failures_own_hint_too(tmp_path: Path) -> None:
+    """``hint = false`` hides every hint of the check, the one a failing case carries included."""
+    from corpus import BUGS, apply
+
+    bug = next(b for b in BUGS if b.name == "pool_ceil_without_drop_rule")
+    submission = apply(bug, tmp_path / "submission")
+    shown = grade(submission, tmp_path / "shown", "-k", "pool_output_size")
+    assert "Hint:" in shown.checks["shapes/pool_output_size"]["output"], "the check gives a hint by default"
+    config = tmp_path / "course.toml"
+    config.write_text('[checks."shapes/pool_output_size"]\nhint = false\n')
+    hidden = grade(submission, tmp_path / "hidden", "-k", "pool_output_size", "--config", str(config))
+    assert hidden.checks["shapes/pool_output_size"]["status"] == "failed"
+    assert "Hint:" not in hidden.checks["shapes/pool_output_size"]["output"]
+    assert "Hint" not in hidden.feedback.split("pool_output_size", 1)[1].split("\n## ", 1)[0]
+
+
+def test_a_file_beside_the_checks_is_not_read_with_the_defaults_asked_for(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CNN_GRADER_CONFIG", "defaults")
+    assert course.find(None) is None and course.load(None) == course.CourseConfig()
+    config = tmp_path / "course.toml"
+    config.write_text('[checks."shapes/conv_params"]\npoints = 5\n')
+    monkeypatch.setenv("CNN_GRADER_CONFIG", str(config))
+    assert course.load(None).checks["shapes/conv_params"].points == 5
+
+
+def test_every_mistake_of_a_file_is_reported_at_once() -> None:
+    text = (
+        '[checks."shapes/conv_outputsize"]\npoints = 8\n[checks."shapes/conv_params"]\npoint = 2\n'
+        "[robustness]\nimage = 19200\nlearns_top_left = 'high'\n[timeout]\ntimeout = 3\n"
+    )
+    with pytest.raises(course.ConfigError) as caught:
+        parse(text)
+    message = str(caught.value)
+    for mistake in (
+        "shapes/conv_outputsize",
+        'checks."shapes/conv_params".point',
+        "robustness.image",
+        "learns_top_left",
+        "[timeout]",
+    ):
+        assert mistake in message, (mistake, message)
+    assert len(message.splitlines()) == 5

@@ -386,3 +386,36 @@ def test_a_zip_of_a_folder_two_levels_deep(tmp_path: Path) -> None:
     prepared = prepare(archive, tmp_path / "copy" / "submission")
     assert prepared.plan.folder == "Downloads/cnn"
     assert sorted(p.name for p in prepared.folder.iterdir()) == sorted(f"{m}.py" for m in MODULES)
+
+
+def test_a_gradescope_export_with_a_due_date_says_late_in_every_row(tmp_path: Path, monkeypatch) -> None:
+    from test_batch import fake_results
+
+    from grader.batch import task as task_module
+    from grader.batch import warm as warm_module
+    from grader.batch.task import Outcome
+
+    monkeypatch.setattr(task_module, "run", lambda t: Outcome(t.student, "graded", "", 1.0, "h", fake_results(4)))
+    monkeypatch.setattr(warm_module, "warm", lambda data_root: "warm")
+    export = tmp_path / "export"
+    for sid in ("101", "102", "103"):
+        (export / f"submission_{sid}").mkdir(parents=True)
+        shutil.copyfile(ROOT / "solutions" / NOTEBOOK, export / f"submission_{sid}" / NOTEBOOK)
+    (export / "submission_metadata.yml").write_text(
+        "submission_101:\n  :submitters:\n  - :name: Ann On Time\n    :email: ann@uni.edu\n"
+        "  :created_at: 2026-11-01 10:00:00.000000000 -07:00\n"
+        "submission_102:\n  :submitters:\n  - :name: Ben Late\n    :email: ben@uni.edu\n"
+        "  :created_at: 2026-11-03 10:00:00.000000000 -07:00\n"
+        "submission_103:\n  :submitters:\n  - :name: Cy Unknown\n    :email: cy@uni.edu\n"
+    )
+    policy = LatePolicy(penalty=0.25)
+    run_batch(
+        export, tmp_path / "out", GradeSettings(), progress=False, late_policy=policy, due="2026-11-02T00:00:00-07:00"
+    )
+    rows = {r["email"]: r for r in csv.DictReader((tmp_path / "out" / "gradebook.csv").open())}
+    assert {email: row["late"] for email, row in rows.items()} == {
+        "ann@uni.edu": "false",
+        "ben@uni.edu": "true",
+        "cy@uni.edu": "false",
+    }
+    assert rows["ben@uni.edu"]["late_deduction"] == "1" and rows["ann@uni.edu"]["late_deduction"] == "0"

@@ -196,6 +196,7 @@ def test_solution_notebook_runs_its_own_experiments(tmp_path: Path) -> None:
         total = re.search(r"total\s+([\d.]+) /\s+([\d.]+)", shown["text/plain"])
         assert total and total.group(1) == total.group(2) and float(total.group(2)) > 0, (group, shown["text/plain"])
         assert "Score:" in shown["text/html"] and "checks passed" in shown["text/html"]
+        assert "Graded files" not in shown["text/html"] and "this notebook&#x27;s kernel" in shown["text/html"]
     images = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 3
 

@@ -13,11 +13,16 @@ not earn.
   the judge trains from its own initial weights.
 - **Memory** (``memory``): a network that, in eval mode, adds what it saw into an extra parameter and answers the
   bottom-right digits from it: a forward pass may not write the network's own tensors.
+
+And the judge stays bounded: a network that does a second's extra work per forward pass in eval mode (the
+contract allows eval-only work) cannot make a grading outlast its budget, and one that would need 16 GB of
+memory is refused before it runs.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -184,3 +189,55 @@ def test_a_network_that_remembers_its_answers_is_refused(tmp_path: Path, baselin
     assert robust_points(graded) == 0
     message = graded.explanation("robustness/robust_net_keeps_bottom_right")
     assert "changes 'memory'" in message and "may not write" in message, message
+
+
+SLOW_IN_EVAL = '''
+
+class RobustQuadrantNet(QuadrantNet):
+    """Trains as the flatten head does, and does a second's extra work in every forward pass in eval mode."""
+
+    def __init__(self, num_channel: int = 8, num_classes: int = 10) -> None:
+        super().__init__(num_channel, num_classes)
+        self.register_buffer("work", torch.full((512, 512), 1e-3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = super().forward(x)
+        if not self.training:
+            spin = x.flatten(1)[:, :512]
+            for _ in range(400):
+                spin = spin @ self.work @ self.work
+            logits = logits + 0 * spin.sum()
+        return logits
+'''
+
+HUGE_IN_EVAL = '''
+
+class RobustQuadrantNet(QuadrantNet):
+    """Trains as the flatten head does, and asks for 16 GB in eval mode (one number sets how much)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = super().forward(x)
+        if not self.training:
+            logits = logits + 0 * x.unsqueeze(-1).expand(*x.shape, 20000).clone().sum()
+        return logits
+'''
+
+
+def test_a_network_slow_in_eval_mode_cannot_outlast_the_grading_budget(tmp_path: Path) -> None:
+    started = time.monotonic()
+    graded = grade(
+        submission(tmp_path, SLOW_IN_EVAL, "slow"), tmp_path / "out", "-k", "robust_net", "--grading-budget", "45"
+    )
+    seconds = time.monotonic() - started
+    assert graded.returncode == 0
+    assert seconds < 45 + 30, f"the grading took {seconds:.0f} s with a budget of 45 s"
+    assert robust_points(graded) == 0
+    assert "too slowly" in graded.explanation("robustness/robust_net_keeps_bottom_right")
+
+
+def test_a_network_that_asks_for_more_memory_than_it_needs_is_refused_before_it_runs(tmp_path: Path) -> None:
+    graded = grade(submission(tmp_path, HUGE_IN_EVAL, "huge"), tmp_path / "out", "-k", "robust_net")
+    assert graded.returncode == 0
+    assert robust_points(graded) == 0
+    message = graded.explanation("robustness/robust_net_keeps_bottom_right")
+    assert "GiB of memory" in message, message

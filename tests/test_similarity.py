@@ -145,7 +145,7 @@ def test_regions_only_for_the_pairs_summary_html_shows(monkeypatch: pytest.Monke
         (s, m.module) for m in first.flagged_matches for s in (first.student_a, first.student_b)
     }
     html = similarity.section(report)
-    assert html.count("<h3 id='pair-") == 1 and html.count("href='#pair-") == 1
+    assert html.count("<details id='pair-") == 1 and html.count("href='#pair-") == 1
     assert f"{len(rest)} more flagged pairs, regions not shown" in html
 
 
@@ -226,12 +226,12 @@ def test_batch_writes_the_report_for_the_instructor_only(tmp_path: Path, fake_gr
     for student in ("ana", "ben", "chloe"):
         shutil.copytree(CLASS / student, subs / student)
     stubs(subs / "finn")
-    # a copy of ben's training.py whose comment would end the page's <pre> and run a script
+    # a copy of ben's training.py whose string would end the page's <pre> and run a script
     (subs / "-zed").mkdir()
     copied = (
         (CLASS / "ben" / "training.py")
         .read_text()
-        .replace("def _batches(", "# </pre><script>alert('x')</script>\ndef _batches(")
+        .replace("def _batches(", "NOTE = \"</pre><script>alert('x')</script>\"\n\n\ndef _batches(")
     )
     (subs / "-zed" / "training.py").write_text(copied)
     # hana's notebook, zipped under a name that a spreadsheet would run as a formula
@@ -243,11 +243,11 @@ def test_batch_writes_the_report_for_the_instructor_only(tmp_path: Path, fake_gr
     with (out / "similarity.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == similarity.HEADER
-    flagged = {(r["student_a"], r["student_b"]): r for r in rows if r["flagged"] == "true"}
+    flagged = {(r["student_a"], r["student_b"]): r for r in rows if r["similarity_flagged"] == "true"}
     assert set(flagged) == {("'-zed", "ben"), ("aaron", "ana")}, rows
     assert flagged["'-zed", "ben"]["flagged_modules"] == "training"
     assert flagged["aaron", "ana"]["files"].startswith("'=1+2.ipynb (cells ")
-    assert float(flagged["'-zed", "ben"]["similarity"]) == 1.0
+    assert float(flagged["'-zed", "ben"]["similarity"]) >= 0.95
     for row in rows:  # formula-safe: no cell a spreadsheet would run
         assert not any(cell.startswith(FORMULA_STARTS) for cell in row.values()), row
 
@@ -288,3 +288,54 @@ def test_the_report_never_stops_the_batch(monkeypatch: pytest.MonkeyPatch, class
     section = similarity.run(discover.discover(class_root), tmp_path, log=lines.append)
     assert "The report failed" in section and any("similarity report failed" in line for line in lines)
     assert not (tmp_path / "similarity.csv").exists()
+
+
+def parenthesised(source: str) -> str:
+    """``source`` with the names of every second line wrapped in parentheses (``x = f(y)`` -> ``(x) = (f)((y))``),
+    where Python allows it: the evasion that kept a copy at 0.64 before scores compared a normal form."""
+    import ast
+    import io
+    import keyword
+    import tokenize
+
+    out = []
+    for number, line in enumerate(source.splitlines(keepends=True)):
+        stripped = line.lstrip()
+        skip = number % 2 == 0 or stripped.startswith(("def ", "class ", "import ", "from ", "@", "#"))
+        skip = skip or any(word in line for word in (" as ", "lambda", "global ", "nonlocal ", '"' * 3, "'" * 3))
+        if skip:
+            out.append(line)
+            continue
+        try:
+            tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+        except (tokenize.TokenError, IndentationError):
+            out.append(line)
+            continue
+        pieces, last = [], 0
+        for i, tok in enumerate(tokens):
+            following = tokens[i + 1].string if i + 1 < len(tokens) else ""
+            previous = tokens[i - 1].string if i else ""
+            if tok.type == tokenize.NAME and not keyword.iskeyword(tok.string) and previous != "." and following != "=":
+                start, end = tok.start[1], tok.end[1]
+                pieces.append(line[last:start] + "(" + tok.string + ")")
+                last = end
+        changed = "".join(pieces) + line[last:]
+        rest = "".join(source.splitlines(keepends=True)[number + 1 :])
+        try:  # where Python allows it: a parameter of a signature split over lines does not take parentheses
+            ast.parse("".join(out) + changed + rest)
+            out.append(changed)
+        except SyntaxError:
+            out.append(line)
+    return "".join(out)
+
+
+def test_a_copy_with_names_in_parentheses_is_still_flagged() -> None:
+    """Scores compare the code's normal form (ast.unparse): redundant parentheses, comments and layout go."""
+    bp = similarity.boilerplate()
+    for module in similarity.MODULES:
+        original = (CLASS / "ben" / f"{module}.py").read_text()
+        evasive = parenthesised(original)
+        compile(evasive, module, "exec")  # still Python, still the same program
+        assert evasive.count("(") > original.count("(") + 10, module
+        score = similarity.score(similarity.fingerprint(original, bp), similarity.fingerprint(evasive, bp))
+        assert score >= 0.95 > similarity.DEFAULT_THRESHOLD, (module, score)

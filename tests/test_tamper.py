@@ -1,7 +1,8 @@
 """The judge's static tamper scan (grader/judge/tamper.py): every attack class flagged at its line, honest code never.
 
-A signal withholds every check of a submission, so the honest side matters as much: the course's own files, every
-variant of the bug corpus and the usual notebook idioms (plotting, magics, grader.check) raise nothing.
+A signal withholds the checks whose evidence the worker observes, so the honest side matters as much: the course's
+own files, every variant of the bug corpus, the usual notebook idioms (plotting, magics, grader.check) and the
+corpus of honest idioms in tests/honest_idioms.py raise nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +27,22 @@ ATTACKS = {
     ),
     "a caller's globals": ("import sys\n\ng = sys._getframe(1).f_globals\n", 3, "frame"),
     "walk every object": ("import gc\nobjects = gc.get_objects()\n", 2, "gc.get_objects"),
-    "exec": ('exec("import gr" + "ader")\n', 1, "exec"),
-    "eval": ('x = eval("1 + 1")\n', 1, "eval"),
-    "compile": ('code = compile("x = 1", "<s>", "exec")\n', 1, "compile"),
+    "the grader's namespace by vars": (
+        'import grader\nsideeffects = vars(grader)["worker"].sideeffects\n',
+        2,
+        "grader",
+    ),
+    "the interpreter's namespace by __dict__": ("import sys\nm = sys.__dict__['modules']\n", 2, "namespace of sys"),
+    "resolve_name of grader code": (
+        'import pkgutil\ns = pkgutil.resolve_name("grader.worker.sideeffects")\n',
+        2,
+        "grader",
+    ),
+    "resolve_name with a colon": ('from pkgutil import resolve_name\nresolve_name("grader.worker:ops")\n', 2, "grader"),
+    "resolve_name of a built name": ("import pkgutil\npkgutil.resolve_name(name)\n", 2, "run time"),
+    "frames by traceback.walk_stack": ("import traceback\nframes = traceback.walk_stack(None)\n", 2, "frames"),
+    "a code object by hand": ("import types\ncode = types.CodeType(*fields)\n", 2, "code objects"),
+    "runpy": ('import runpy\nrunpy.run_module("grader.worker.ops")\n', 2, "grader"),
     "__import__ of a built name": ('m = __import__("gra" + "der")\n', 1, "run time"),
     "__import__ of the grader": ('m = __import__("grader")\n', 1, "grader"),
     "import_module of a name": ("import importlib\nname = 'x'\nm = importlib.import_module(name)\n", 3, "run time"),

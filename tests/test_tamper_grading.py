@@ -1,8 +1,10 @@
 """Attacks from the red team's table, kept as tests: each asserts the points it may earn.
 
-A submission whose source reaches into the grader or the interpreter has every check withheld (0 points, one
-problem reported once) and is flagged in the gradebook and the class summary; honest submissions are not.
-A submission that makes every request slow cannot make one grading outlast its budget.
+A submission whose source reaches into the grader or the interpreter has the checks whose evidence the worker
+observes withheld (0 points, one problem reported once, the evidence named) and is flagged in the gradebook and the
+class summary; the checks the judge verifies itself (the networks' layers, logits and training) are graded all the
+same. Honest submissions are not flagged. A submission that makes every request slow cannot make one grading
+outlast its budget.
 """
 
 from __future__ import annotations
@@ -44,6 +46,18 @@ ATTACKS = {  # class of attack -> import-time code appended to gradcam.py (from 
     "build an import from strings": """
         _ops = __import__("grader" + ".worker.ops")
     """,
+    "the grader's namespace through vars": """
+        import grader
+        _worker = vars(grader)["worker"]
+    """,
+    "resolve a grader module by name": """
+        import pkgutil
+        _effects = pkgutil.resolve_name("grader.worker.sideeffects")
+    """,
+    "frames through traceback.walk_stack": """
+        import traceback
+        _frames = list(traceback.walk_stack(None))
+    """,
 }
 RUNTIME_ATTACKS = {  # no parser sees these: the worker's audit hook does (grader/worker/audit.py)
     "reach a frame through names built at run time": """
@@ -53,6 +67,9 @@ RUNTIME_ATTACKS = {  # no parser sees these: the worker's audit hook does (grade
     "a code object posing as torch's": """
         _code = getattr(lambda: 0, "__co" + "de__")
         _posing = getattr(_code, "rep" + "lace")(co_filename=torch.__file__)
+    """,
+    "exec of a string built at run time that patches the grader": """
+        exec("import grader.worker.side" + "effects as _s\n_s.changes = lambda *a, **k: {}")
     """,
     "close the audit channel": """
         import os as _os
@@ -103,9 +120,9 @@ def test_the_runtime_attacks_pass_the_static_scan(attack: str) -> None:
 
 def test_flagged_submissions_are_marked_in_the_gradebook_and_the_summary(attacked_class: Path) -> None:
     rows = {row["student"]: row for row in csv.DictReader((attacked_class / "gradebook.csv").open())}
-    assert rows["honest"]["flagged"] == "false" and float(rows["honest"]["total"]) > 0
+    assert rows["honest"]["tampering_flagged"] == "false" and float(rows["honest"]["total"]) > 0
     for student in STUDENTS:
-        assert rows[student]["flagged"] == "true" and float(rows[student]["total"]) == 0, student
+        assert rows[student]["tampering_flagged"] == "true" and float(rows[student]["total"]) == 0, student
     summary = (attacked_class / "summary.html").read_text()
     assert "Submissions flagged for review" in summary and "gradcam.py:" in summary
 
@@ -127,3 +144,16 @@ def test_a_slow_submission_cannot_outlast_the_check_budget(tmp_path: Path) -> No
     assert time.monotonic() - started < 60  # 150 cases x 0.3 s would be 45 s in the check alone
     check = graded.checks["shapes/conv_output_size"]
     assert check["score"] == 0 and "time budget" in check["output"]
+
+
+def test_a_flag_withholds_only_the_checks_observed_in_the_worker(tmp_path: Path) -> None:
+    """The judge computes the quadrant checks from the exported graph: tampering in the worker cannot change them."""
+    folder = solutions_with(tmp_path, ATTACKS["reach the caller's frame"])
+    graded = grade(folder, tmp_path / "out", "-k", "layer_shapes or parameter_counts or conv_output_size")
+    assert graded.returncode == 0
+    checks = graded.checks
+    assert checks["quadrant/layer_shapes"]["status"] == checks["quadrant/parameter_counts"]["status"] == "passed"
+    assert checks["shapes/conv_output_size"]["score"] == 0
+    assert "Withheld for your instructor's review" in graded.results["output"]
+    assert "gradcam.py:" in graded.results["output"] and "frame" in graded.results["output"]
+    assert "still count" in graded.results["output"]

@@ -1,8 +1,9 @@
 """The class similarity report of ``cnn-grader batch``: pairs of students whose code matches (docs/batch.md).
 
-Detection is copydetect's (k-gram fingerprints of tokenised code, as in MOSS's winnowing): the code is
-lexed and every identifier becomes ``V``, ``F`` or ``O``, every string ``S``, and comments and whitespace
-go, so renamed variables and rewritten comments change nothing; k-grams of the released stubs
+Detection is copydetect's (k-gram fingerprints of tokenised code, as in MOSS's winnowing) on the code's
+normal form (:func:`normal_form`: parsed and written back by :func:`ast.unparse`, so layout, comments and
+redundant parentheses go): the code is lexed and every identifier becomes ``V``, ``F`` or ``O``, every string
+``S``, so renamed variables, rewritten comments and reformatting change nothing; k-grams of the released stubs
 (:mod:`grader.stubgen`, and the stub notebook's code cells) are boilerplate and never match. The winnowing
 window is copydetect's default, 1 (every k-gram kept), so scores do not depend on Python's hash seed.
 
@@ -35,6 +36,7 @@ import itertools
 import re
 import tempfile
 import time
+import warnings
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -65,7 +67,7 @@ MAX_CODE_CHARS = 200_000  # a document is cut here (a full solution module is ab
 SHOWN_PAIRS = 40  # flagged pairs whose regions summary.html shows; the CSV has them all
 TABLE_PAIRS = 500  # flagged pairs summary.html's table lists (a class where all copy from a few has 10,000s)
 CONTEXT_LINES = 3  # lines shown around each matching region
-HEADER = ["student_a", "student_b", "similarity", "flagged", "flagged_modules", "files", *DOCUMENTS]
+HEADER = ["student_a", "student_b", "similarity", "similarity_flagged", "flagged_modules", "files", *DOCUMENTS]
 _MAGIC = re.compile(r"^\s*[%!]")
 _TOP_DEF = re.compile(r"^(?:async\s+def|def|class)\s+([A-Za-z_]\w*)", re.M)
 
@@ -251,13 +253,26 @@ class Fingerprint:
     unique: np.ndarray  # the distinct hashes, sorted
 
 
+def normal_form(text: str) -> str:
+    """The code as Python's own parser reads it, written back (:func:`ast.unparse`): comments, layout, redundant
+    parentheses and quoting styles gone, so a copy reformatted by hand or by a tool compares as the copy it is.
+    Text that does not parse is compared as it is."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.unparse(ast.parse(text)) + "\n"
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return text
+
+
 def _code_fingerprint(text: str, boilerplate: np.ndarray | None) -> CodeFingerprint:
     return CodeFingerprint("code.py", NOISE, 1, boilerplate, filter=True, language="python", fp=io.StringIO(text))
 
 
 def fingerprint(text: str, boilerplate: np.ndarray | None = None) -> Fingerprint:
-    """The fingerprint of ``text``: every k-gram (window 1, copydetect's default), so it is deterministic."""
-    code = _code_fingerprint(text, boilerplate)
+    """The fingerprint of ``text`` in its :func:`normal_form`: every k-gram (window 1, copydetect's default), so it
+    is deterministic. Region offsets refer to the normal form (what :func:`compare` keeps and shows)."""
+    code = _code_fingerprint(normal_form(text), boilerplate)
     pairs = sorted((int(i), int(h)) for h, where in code.hash_idx.items() for i in where)
     positions = np.array([i for i, _ in pairs], dtype=np.int64)
     hashes = np.array([h for _, h in pairs], dtype=np.int64)
@@ -274,6 +289,7 @@ def boilerplate() -> np.ndarray:
     texts = list(stubgen.render_all().values())
     notebook = nbformat.reads(notebookgen.rendered_text("exercises"), as_version=4)
     texts += [_without_magics(c.source) for c in notebook.cells if c.cell_type == "code"]
+    texts = [normal_form(text) for text in texts]
     hashes = [h for text in texts for h in _code_fingerprint(text, None).hashes]
     return np.unique(np.array(hashes, dtype=np.int64))
 
@@ -328,6 +344,7 @@ def compare(
     """
     started = time.perf_counter()
     bp = boilerplate()
+    docs = [replace(doc, text=normal_form(doc.text)) for doc in docs]
     by_module: dict[str, list[Document]] = {}
     texts: dict[tuple[str, str], str] = {}
     for doc in docs:
@@ -463,9 +480,13 @@ def section(report: Report) -> str:
             parts.append(f"<p>{len(flagged) - TABLE_PAIRS} more flagged pairs: see <code>similarity.csv</code>.</p>")
     else:
         parts.append("<p>No pair reaches the threshold.</p>")
-    for i, pair in enumerate(flagged[:SHOWN_PAIRS]):
+    for i, pair in enumerate(flagged[:SHOWN_PAIRS]):  # folded: the code side by side on demand
         a, b = escape(pair.student_a), escape(pair.student_b)
-        parts.append(f"<h3 id='pair-{i}'>{a} and {b}: {pair.similarity:.2f}</h3>")
+        modules = ", ".join(f"{escape(m.module)} {m.score:.2f}" for m in pair.flagged_matches)
+        parts.append(
+            f"<details id='pair-{i}'><summary><b>{a} and {b}</b>: {pair.similarity:.2f} ({modules}): "
+            "show the matching code</summary>"
+        )
         for match in pair.flagged_matches:
             left = report.texts.get((pair.student_a, match.module), "")
             right = report.texts.get((pair.student_b, match.module), "")
@@ -475,6 +496,7 @@ def section(report: Report) -> str:
                 f"<tr><td><pre>{_highlighted(left, match.regions_a)}</pre></td>"
                 f"<td><pre>{_highlighted(right, match.regions_b)}</pre></td></tr></table>"
             )
+        parts.append("</details>")
     if len(flagged) > SHOWN_PAIRS:
         parts.append(f"<p>{len(flagged) - SHOWN_PAIRS} more flagged pairs, regions not shown: see the table.</p>")
     if report.skipped:

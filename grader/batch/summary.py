@@ -40,11 +40,17 @@ class Row:
     def late(self) -> bool | None:
         return self.meta.get("late")
 
-    def deduction(self, policy: LatePolicy, due: str | None = None) -> float:
-        """Points the late policy takes off this student's score."""
+    def lateness(self, due: str | None = None) -> tuple[bool, float | None]:
+        """(late, days late): from the submission time and ``due`` where both are known, else the export's own
+        late marker (Canvas, Classroom); a submission nothing says is late is on time."""
         late, days = self.late, None
         if due and self.meta.get("submitted_at"):
             late, days = lateness(self.meta.get("submitted_at"), due)
+        return bool(late), days
+
+    def deduction(self, policy: LatePolicy, due: str | None = None) -> float:
+        """Points the late policy takes off this student's score."""
+        late, days = self.lateness(due)
         return round(policy.fraction(late, days) * self.report.score, 4)
 
     def import_problems(self) -> list[tuple[str, str]]:
@@ -91,13 +97,13 @@ def gradebook(
     maxima = group_maxima(course)
     groups = list(maxima)
     header = ["student", "status", "total", *groups, "max_score", "late", "late_deduction", "final"]
-    header += [*ID_COLUMNS, "flagged", "seconds", "reason"]
+    header += [*ID_COLUMNS, "tampering_flagged", "seconds", "reason"]
     maximum = sum(maxima.values())
     lines = []
     for row in rows:
         points = {g: sum(c.points for c in checks) for g, checks in row.report.groups().items()}
         deduction = row.deduction(policy, due)
-        late = "" if row.late is None else row.late
+        late, _ = row.lateness(due)
         ids = row.meta.get("ids") or {}
         lines.append(
             [

@@ -15,7 +15,7 @@ from grader.judge.faults import CheckFailure
 from grader.judge.networks import QUADRANT_NET, example_batch, network
 from grader.judge.session import GradingSession
 from grader.layertable import layer_table
-from grader.netgraph import GraphNet
+from grader.netgraph import GraphNet, TooSlow
 
 COMPARED = ("Conv2d", "Linear")
 BATCH = 2
@@ -39,7 +39,18 @@ def stored_rows(num_channel: int) -> list[Row]:
 
 def student_table(grading: GradingSession, num_channel: int) -> dict:
     init = {"num_channel": num_channel}
-    return grading.memo(("quadrant_table", num_channel), lambda: table(network(grading, QUADRANT_NET, init)))
+
+    def read() -> dict:
+        net = network(grading, QUADRANT_NET, init)
+        what = f"reading QuadrantNet(num_channel={num_channel})'s layers"
+        seconds, _ = grading.deadline(grading.options.timeout, what)
+        try:
+            with net.limited(seconds):
+                return table(net)
+        except TooSlow:
+            raise CheckFailure(f"{what} took more than {seconds:.0f} s: a network of this course runs in ms") from None
+
+    return grading.memo(("quadrant_table", num_channel), read)
 
 
 def _table(rows: list[Row], with_params: bool) -> str:
@@ -70,6 +81,7 @@ def compare_layers(
     "quadrant/layer_shapes",
     3,
     hint="build the layers in the docstring's order, sizes from num_channel (the table shows where yours differ)",
+    evidence="judge",
 )
 def test_layer_shapes(grading: GradingSession) -> None:
     compare_layers(grading, 8, with_params=False)
@@ -87,7 +99,10 @@ def compare_forward_ops(grading: GradingSession) -> None:
 
 
 @check(
-    "quadrant/forward_ops", 2, hint="a ReLU after every conv and hidden Linear layer, a 2x2 max pool after each conv"
+    "quadrant/forward_ops",
+    2,
+    hint="a ReLU after every conv and hidden Linear layer, a 2x2 max pool after each conv",
+    evidence="judge",
 )
 def test_forward_ops(grading: GradingSession) -> None:
     compare_forward_ops(grading)
@@ -97,6 +112,7 @@ def test_forward_ops(grading: GradingSession) -> None:
     "quadrant/parameter_counts",
     3,
     hint="each layer has its weights plus one bias per output; fc1's inputs follow from the shape after pool2",
+    evidence="judge",
 )
 def test_parameter_counts(grading: GradingSession) -> None:
     compare_layers(grading, 8, with_params=True)
@@ -105,7 +121,12 @@ def test_parameter_counts(grading: GradingSession) -> None:
         raise CheckFailure(f"QuadrantNet() has {total:,} parameters in all, expected 66,106 (extra layers?).")
 
 
-@check("quadrant/num_channel", 2, hint="derive every layer size from num_channel; do not hard-code 8, 16, 32")
+@check(
+    "quadrant/num_channel",
+    2,
+    hint="derive every layer size from num_channel; do not hard-code 8, 16, 32",
+    evidence="judge",
+)
 def test_num_channel(grading: GradingSession) -> None:
     for num_channel in (4, 16):
         compare_layers(grading, num_channel, with_params=True)
@@ -115,6 +136,7 @@ def test_num_channel(grading: GradingSession) -> None:
     "quadrant/logits",
     3,
     hint="return the last Linear layer's output; CrossEntropyLoss applies log-softmax itself",
+    evidence="judge",
 )
 def test_logits(grading: GradingSession) -> None:
     what = f"QuadrantNet()(x) for x of shape {BATCH} x 1 x 56 x 56"

@@ -191,8 +191,6 @@ def prefetch(grading: GradingSession) -> None:
     concerns; anything else is met again by those checks. A network that is not the specified QuadrantNet is
     not trained (its checks say why). Nothing here fails a check.
     """
-    if grading.tamper_signals:  # every check is withheld
-        return
     selected = grading.selected or frozenset()
     try:
         for target in (ROBUST_NET, QUADRANT_NET):  # the longer training first
@@ -265,6 +263,7 @@ def _train_and_test(
     started = time.perf_counter()
     try:
         deadline = time.monotonic() + limit
+        net.deadline = deadline  # every forward pass, the predictions' too, stops at the limit
         prepare = partial(digits_to_canvas, corner="top_left")
         train_classifier(
             net, digits.train, digits.train_labels, budget, device, deadline=deadline, stop=stop, prepare=prepare
@@ -273,8 +272,11 @@ def _train_and_test(
             predict(net, digits.test, device, budget.batch_size, prepare=partial(digits_to_canvas, corner=corner))
             for corner in CORNERS
         ]
-    except TrainingTooLong as exc:
-        raise SubmissionFault(f"{name} trains too slowly: {exc} after {limit:.0f} s") from None
+    except (TrainingTooLong, netgraph.TooSlow) as exc:
+        raise SubmissionFault(
+            f"{name} trains or predicts too slowly: the grader stopped it after {limit:.0f} s ({exc}); a network of "
+            "this course trains in a few seconds"
+        ) from None
     except torch.cuda.OutOfMemoryError as exc:  # the grader's device, not the student's fault
         raise GraderFault(f"the grader's GPU ran out of memory training {name}: {exc}") from None
     except (RuntimeError, FloatingPointError, ValueError) as exc:
@@ -414,14 +416,16 @@ def _require_spec_quadrant_net(grading: GradingSession) -> None:
     "robustness/robust_net_other_sizes",
     3,
     hint="no layer may depend on the input size: no hard-coded flatten",
+    evidence="judge",
 )
 def test_robust_net_other_sizes(grading: GradingSession) -> None:
     net = network(grading, ROBUST_NET)
     for size in (56, *OTHER_SIZES):
         x = probe(size)
         what = f"RobustQuadrantNet()(x) for x of shape {' x '.join(map(str, x.shape))}"
+        seconds, _ = grading.deadline(grading.options.timeout, what)
         try:
-            with torch.no_grad():
+            with torch.no_grad(), net.limited(seconds):
                 out = net.eval()(x)
         except Exception as exc:  # noqa: BLE001 - the network's own failure at this size
             raise CheckFailure(f"{what} failed: {type(exc).__name__}: {str(exc)[:300]}") from None
@@ -434,6 +438,7 @@ def test_robust_net_other_sizes(grading: GradingSession) -> None:
     "robustness/quadrant_net_learns_top_left",
     3,
     hint="the specified QuadrantNet learns top-left digits well within the budget: check its forward pass",
+    evidence="judge",
 )
 def test_quadrant_net_learns(grading: GradingSession, pools: PreparedPools) -> None:
     _require_spec_quadrant_net(grading)
@@ -444,6 +449,7 @@ def test_quadrant_net_learns(grading: GradingSession, pools: PreparedPools) -> N
     "robustness/quadrant_net_fails_bottom_right",
     2,
     hint="keep QuadrantNet exactly as specified: its flatten head is what cannot generalise",
+    evidence="judge",
 )
 def test_quadrant_net_fails_bottom_right(grading: GradingSession, pools: PreparedPools) -> None:
     _require_spec_quadrant_net(grading)
@@ -455,6 +461,7 @@ def test_quadrant_net_fails_bottom_right(grading: GradingSession, pools: Prepare
     4,
     hint="a network that cannot learn top-left digits in the budget: max pooling learns faster than averaging "
     "over a mostly black canvas",
+    evidence="judge",
 )
 def test_robust_net_learns(grading: GradingSession, pools: PreparedPools) -> None:
     judge(grading, pools, ROBUST_NET, "robust_net_learns_top_left")
@@ -465,6 +472,7 @@ def test_robust_net_learns(grading: GradingSession, pools: PreparedPools) -> Non
     6,
     hint="what does a flatten layer remember that a global pooling layer forgets, and what does a valid "
     "convolution see at the canvas edge?",
+    evidence="judge",
 )
 def test_robust_net_generalises(grading: GradingSession, pools: PreparedPools) -> None:
     judge(grading, pools, ROBUST_NET, "robust_net_keeps_bottom_right")

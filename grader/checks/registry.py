@@ -60,20 +60,33 @@ def check_paths(tiers: str | None = None) -> list[Path]:
     return paths + sorted(hidden.glob("hidden_*.py"))
 
 
+EVIDENCE = ("worker", "judge")
+
+
 @dataclass(frozen=True)
 class CheckSpec:
+    """A check: its name, points, hint and tier, and where its evidence comes from: ``worker`` (what the student's
+    code returned or did, observed inside its process) or ``judge`` (computed by the judge itself, from the
+    network graph the worker exported). A tamper signal withholds only ``worker`` checks (docs/security.md)."""
+
     name: str
     points: float
     hint: str | None = None
     tier: str = "public"
     visibility: str | None = None  # Gradescope's; None: by tier (grader/report/gradescope.py)
+    evidence: str = "worker"
 
 
-def check(name: str, points: float, hint: str | None = None, tier: str = "public") -> Callable[[Any], Any]:
-    """Mark a test function as the check ``name`` (``group/what``) worth ``points``, in ``tier`` (see TIERS)."""
+def check(
+    name: str, points: float, hint: str | None = None, tier: str = "public", evidence: str = "worker"
+) -> Callable[[Any], Any]:
+    """Mark a test function as the check ``name`` (``group/what``) worth ``points``, in ``tier`` (see TIERS), whose
+    evidence comes from the ``worker`` or the ``judge`` (see :class:`CheckSpec`)."""
     if tier not in TIERS:
         raise ValueError(f"check {name!r}: unknown tier {tier!r}, expected one of {TIERS}")
-    spec = CheckSpec(name, points, hint, tier)
+    if evidence not in EVIDENCE:
+        raise ValueError(f"check {name!r}: unknown evidence {evidence!r}, expected one of {EVIDENCE}")
+    spec = CheckSpec(name, points, hint, tier, evidence=evidence)
 
     def decorate(fn: Any) -> Any:
         return pytest.mark.cnn_check(spec)(fn)

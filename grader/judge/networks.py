@@ -67,13 +67,16 @@ def network(grading: GradingSession, target: str, init: dict[str, Any] | None = 
             grading.cache.put_with_arrays(key, {k: reply.get(k) for k in EXPORT_REPLY})
         why = reply.get("refused")
         if why is None:
+            seconds, _ = grading.deadline(grading.options.timeout, f"checking {what}")
             try:
                 exported = reply.get("network") or {}
-                net = GraphNet.from_export(exported).eval()
+                net = GraphNet.from_export(exported, seconds=seconds).eval()
                 net.digest = content_digest(exported)  # what the judge's observations of it are keyed by
                 return net
             except NetworkRefused as exc:
                 why = str(exc)
+            except netgraph.TooSlow:
+                why = f"checking its logits against the module's took more than {seconds:.0f} s"
         raise NetworkUnavailable(f"{what} cannot be judged: {why}. The contract: {CONTRACT_NOTE}.", problem=what)
 
     return grading.memo(_key(target, init), build)

@@ -95,8 +95,10 @@ def tampering_message(signals: list[tamper.Signal]) -> str:
     found = "\n".join(f"- {signal}" for signal in signals)
     return (
         "Withheld for your instructor's review: this submission contains code that reaches into the grader "
-        f"or the Python interpreter, which no exercise needs:\n{found}\nIf that is a mistake, remove it and "
-        "submit again."
+        f"or the Python interpreter, which no exercise needs:\n{found}\nSuch code could change what the grader "
+        "observes inside your code's process, so the checks that rest on those observations are withheld; the "
+        "checks the grader computes itself (your networks' layers, logits and training) still count. If that is a "
+        "mistake, remove it and submit again."
     )
 
 
@@ -176,15 +178,19 @@ class GradingSession:
                     seconds, cut_by = deadline - now, what
         return seconds, cut_by
 
-    def check_untampered(self) -> None:
-        """Withhold every check of a submission whose source reaches into the grader (one problem, reported once)."""
-        if self.tamper_signals:
+    def check_untampered(self, evidence: str = "worker") -> None:
+        """Withhold a check whose evidence is observed inside the worker (``evidence == "worker"``) from a submission
+        whose source reaches into the grader (one problem, reported once); the checks the judge verifies itself
+        (``"judge"``) are graded all the same."""
+        if self.tamper_signals and evidence == "worker":
             raise SubmissionFault(tampering_message(self.tamper_signals), problem=TAMPERING)
 
     def runtime_signals(self) -> list[tamper.Signal]:
         """What the worker's audit hook saw the submission do (:mod:`grader.worker.audit`); stops the worker."""
         self.worker.kill()
-        return [tamper.audit_signal(finding, self.redact) for finding in self.worker.audit_findings()]
+        return [
+            signal for finding in self.worker.audit_findings() for signal in tamper.audit_signals(finding, self.redact)
+        ]
 
     def on_close(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` when the grading closes (before the worker stops)."""

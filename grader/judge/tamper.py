@@ -62,10 +62,13 @@ USES = {
     "gc.get_objects": "every object of the process",
     "gc.get_referrers": "the objects that hold an object",
     "gc.get_referents": "the objects an object holds",
-    "builtins.exec": "runs code built at run time",
-    "builtins.eval": "runs code built at run time",
-    "builtins.compile": "builds code at run time",
+    "traceback.walk_stack": "the callers' frames",
+    "traceback.walk_tb": "frames of other functions",
+    "types.CodeType": "builds code objects",
+    "types.FunctionType": "builds functions from code objects",
 }
+# exec, eval and compile are not signals: what they run is compiled at run time, and the worker's audit hook hands
+# that source to the judge, which scans it as it scans a file (grader/worker/audit.py, :func:`audit_signals`)
 MODULE_ALIASES = {"posix": "os", "nt": "os", "__builtin__": "builtins"}  # os re-exports these
 # os functions that reach the worker's processes and file descriptors (the judge's channel is one); exec*, spawn*
 # and posix_spawn* by prefix. Threads, multiprocessing and signal handlers are not flagged: DataLoader uses them.
@@ -74,8 +77,21 @@ OS_CALLS = {
 }  # fmt: skip
 OS_PREFIXES = ("exec", "spawn", "posix_spawn")
 FD_OPENERS = {"builtins.open", "io.open", "io.FileIO", "os.write"}  # a signal when given a file descriptor number
-IMPORTERS = {"builtins.__import__", "importlib.import_module", "importlib.__import__"}
-BUILTINS_WATCHED = {"exec", "eval", "compile", "__import__"}
+IMPORTERS = {
+    "builtins.__import__",
+    "importlib.import_module",
+    "importlib.__import__",
+    "pkgutil.resolve_name",  # "package.module:attribute"
+    "runpy.run_module",
+}
+BUILTINS_WATCHED = {"__import__"}
+# Rebinding an attribute is a signal only in the packages the worker's own observations rely on (the grader, the
+# interpreter's, torch and numpy): patching tqdm, torchvision or matplotlib changes nothing the grader reads.
+RELIED_ON = {
+    *GRADER_PACKAGES, "torch", "numpy", "sys", "builtins", "os", "posix", "io", "json", "gc", "inspect", "importlib",
+    "types", "functools", "copy", "traceback", "threading", "cloudpickle", "pickle", "math", "operator",
+    "collections", "itertools", "contextlib", "weakref", "abc", "dataclasses", "typing", "warnings", "time",
+}  # fmt: skip
 SENSITIVE_ROOTS = {"sys", "builtins", "os", "gc", "inspect", "importlib", *GRADER_PACKAGES}  # getattr(sys, name)
 # attribute names (of any object) -> what they reach
 INTROSPECTION = {
@@ -278,6 +294,8 @@ class _Scanner:
 
     def on_Attribute(self, node: ast.Attribute) -> None:
         self.attribute_name(node, node.attr)
+        if node.attr == "__dict__":
+            self.namespace(node, node.value)
         qualified = self.qualify(node)
         if qualified is None:
             return
@@ -326,6 +344,8 @@ class _Scanner:
             self.sets_attribute(node, args, deleting=qualified == "builtins.delattr")
         elif qualified == "builtins.getattr" and len(args) >= 2:
             self.gets_attribute(node, args)
+        elif qualified == "builtins.vars" and args:
+            self.namespace(node, args[0])
         elif qualified in FD_OPENERS and args and isinstance(args[0], ast.Constant) and type(args[0].value) is int:
             self.flag(node, f"{_shown(qualified)}() on file descriptor {args[0].value} (the worker's own channels)")
 
@@ -334,7 +354,7 @@ class _Scanner:
         if module is None:
             self.flag(node, f"imports a module named at run time ({_shown(importer)})")
         else:  # __import__("grader") returns the package to code the scan cannot follow: only the allowed ones
-            self.imported(node, module, plain=False)
+            self.imported(node, module.partition(":")[0], plain=False)
 
     def sets_attribute(self, node: ast.Call, args: list[ast.expr], *, deleting: bool) -> None:
         name = _string(args[1]) if len(args) > 1 else None
@@ -343,6 +363,15 @@ class _Scanner:
         target = self.qualify(args[0])
         if target is not None:
             self.rebinds(node, f"{target}.{name or '<a computed name>'}", deleting=deleting)
+
+    def namespace(self, node: ast.AST, target: ast.AST) -> None:
+        """``vars(module)`` or ``module.__dict__``: every attribute of the module, by name at run time."""
+        qualified = self.qualify(target)
+        root = qualified.partition(".")[0] if qualified else None
+        if root in self.grader and not self.allowed_grader(qualified, bare=False):
+            self.flag(node, f"reads the namespace of {qualified} ({self.grader[root]})")
+        elif root in SENSITIVE_ROOTS:
+            self.flag(node, f"reads the namespace of {qualified} (its attributes, chosen at run time)")
 
     def gets_attribute(self, node: ast.Call, args: list[ast.expr]) -> None:
         name = _string(args[1])
@@ -356,7 +385,7 @@ class _Scanner:
 
     # --- rebinding -------------------------------------------------------------------------------------
     def rebinds(self, node: ast.AST, qualified: str, *, deleting: bool) -> None:
-        if qualified.startswith(ALLOWED_REBINDS):
+        if qualified.startswith(ALLOWED_REBINDS) or qualified.partition(".")[0] not in RELIED_ON:
             return
         if qualified in REBIND_WHY:
             self.flag(node, f"reassigns {qualified} ({REBIND_WHY[qualified]})")
@@ -523,8 +552,10 @@ AUDIT_EVENTS = {
     "gc.get_objects": USES["gc.get_objects"],
     "gc.get_referrers": USES["gc.get_referrers"],
     "gc.get_referents": USES["gc.get_referents"],
-    "exec": "runs code built at run time",
-    "compile": "builds code at run time",
+    "exec": "runs code while the notebook's pickled objects are restored",
+    "compile": "compiles code while the notebook's pickled objects are restored",
+    "compile as a library": "compiles code that claims to be a library's file",
+    "compile of unreadable code": "compiles code the grader cannot read (too long, or not text)",
     "code.__new__": "builds a code object that claims to be a library's",
     "marshal.loads": "builds code objects from bytes",
     "marshal.load": "builds code objects from bytes",
@@ -540,12 +571,18 @@ AUDIT_PREFIXES = {
 }
 
 
-def audit_signal(finding: dict[str, Any], redact: Callable[[str], str]) -> Signal:
-    """A :class:`Signal` for one finding of the worker's audit hook (file shown without the machine's paths)."""
+def audit_signals(finding: dict[str, Any], redact: Callable[[str], str]) -> list[Signal]:
+    """The :class:`Signal` s of one finding of the worker's audit hook (file shown without the machine's paths):
+    one for an audited operation; for code compiled at run time, what the scan finds in its source (often none)."""
     event = str(finding.get("event", ""))
+    file = redact(str(finding.get("file", ""))) or "<worker>"
+    line = finding.get("line", 0)
+    line = line if isinstance(line, int) else 0
+    source = finding.get("source")
+    if event == "compile" and isinstance(source, str):
+        found = scan_source(source, "<compiled>")
+        return [Signal(file, line, f"at run time, in code it compiled: {signal.what}") for signal in found]
     what = AUDIT_EVENTS.get(event) or next(
         (why for prefix, why in AUDIT_PREFIXES.items() if event.startswith(prefix)), "an audited operation"
     )
-    file = redact(str(finding.get("file", ""))) or "<worker>"
-    line = finding.get("line", 0)
-    return Signal(file, line if isinstance(line, int) else 0, f"at run time: {what} ({event})")
+    return [Signal(file, line, f"at run time: {what} ({event})")]

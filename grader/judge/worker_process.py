@@ -27,7 +27,8 @@ from grader.judge.faults import WorkerFault, WorkerStartFailed, WorkerTimeout
 STDERR_TAIL_BYTES = 8192
 STARTUP_TIMEOUT = 120.0
 AUDIT_FD = "{audit_fd}"  # in the command or environment: replaced by the audit pipe's number at each start
-AUDIT_LINE_BYTES = 2048
+AUDIT_LINE_BYTES = 65536  # a finding with the source of code compiled at run time (grader/worker/audit.py)
+AUDIT_SOURCE_CHARS = 20_000
 AUDIT_FINDINGS = 64
 CLOSED_AUDIT = {"event": "audit channel closed", "file": "", "line": 0}
 
@@ -68,8 +69,11 @@ class _AuditReader:
             finding = {"event": "unreadable audit line", "file": "", "line": 0}
         if not isinstance(finding, dict):
             finding = {"event": "unreadable audit line", "file": "", "line": 0}
+        source = finding.get("source")
         finding = {"event": str(finding.get("event", ""))[:100], "file": str(finding.get("file", ""))[:500],
                    "line": finding.get("line") if isinstance(finding.get("line"), int) else 0}  # fmt: skip
+        if isinstance(source, str):  # code the submission compiled at run time: the judge scans it
+            finding["source"] = source[:AUDIT_SOURCE_CHARS]
         if finding not in self.findings and len(self.findings) < AUDIT_FINDINGS:
             self.findings.append(finding)
 

@@ -16,16 +16,22 @@ the system's site-packages trusts both), never a folder that holds the submissio
 frames for their own work (torch, logging, typing) raise the same events from their own files and are
 not reported.
 
-Building a code object counts only when it claims a trusted file: code that the submission builds under
-its own name (cloudpickle restoring a notebook's functions does exactly that) is audited whenever it
-runs, while one posing as a library's would run unseen. While the worker restores pickled objects the
-submission's kernel wrote (:func:`unpickling`), every event counts whoever's frame raised it, except
-imports: a crafted pickle's reductions run in the worker's own frames.
+Code the submission compiles at run time (``exec``, ``eval``, ``compile`` of a string) is not a finding in
+itself: its source goes to the judge with the ``compile`` event, and the judge scans it exactly as it scans a
+file (:func:`grader.judge.tamper.audit_signals`), so ``eval("conv_output_size(28, 5)")`` raises nothing and an
+``exec`` of code that patches the grader is flagged at that line. Compiling code that claims a trusted file,
+or code too long to hand over, is a finding. Building a code object counts only when it claims a trusted
+file: code that the submission builds under its own name (cloudpickle restoring a notebook's functions does
+exactly that) is audited whenever it runs, while one posing as a library's would run unseen. While the
+worker restores pickled objects the submission's kernel wrote (:func:`loads`), every event counts whoever's
+frame raised it (a reduction may hand its payload to a library: ``timeit``, ``runpy``), except imports and
+code objects under the submission's own names.
 
-Each finding is one JSON line (``event``, ``file``, ``line``), written to a pipe whose write end the judge
-handed to this process alone, when it happens: what reached the judge cannot be taken back. A submission
-can still close or replace that descriptor (nothing inside the student's own process is unforgeable); the
-judge sees the pipe close while the worker runs and reports that instead (:mod:`grader.judge.worker_process`).
+Each finding is one JSON line (``event``, ``file``, ``line``, and ``source`` for compiled code), written to a
+pipe whose write end the judge handed to this process alone, when it happens: what reached the judge cannot be
+taken back. A submission can still close or replace that descriptor (nothing inside the student's own process
+is unforgeable); the judge sees the pipe close while the worker runs and reports that instead
+(:mod:`grader.judge.worker_process`).
 """
 
 from __future__ import annotations
@@ -43,10 +49,11 @@ import cloudpickle
 
 ENV_FD = "CNN_GRADER_AUDIT_FD"  # the write end's number, set by the judge
 MAX_FINDINGS = 64  # distinct (event, file, line) per worker; more would say nothing new
+MAX_SOURCE = 20_000  # characters of compiled source handed to the judge (grader/judge/worker_process.py)
 
 # event -> the standard-library files whose frames pass the operation on for their caller (by name part)
 WATCHED: dict[str, tuple[str, ...]] = {
-    "sys._getframe": ("inspect.py",),
+    "sys._getframe": ("inspect.py", "traceback.py:walk_stack"),  # walk_stack hands its caller the frames
     "sys._current_frames": (),
     "sys.settrace": ("threading.py",),
     "sys.setprofile": ("threading.py",),
@@ -54,8 +61,8 @@ WATCHED: dict[str, tuple[str, ...]] = {
     "gc.get_objects": (),
     "gc.get_referrers": (),
     "gc.get_referents": (),
-    "exec": (),
-    "compile": (),
+    "exec": (),  # reported only while pickled objects are restored: elsewhere the compile event shows the code
+    "compile": (),  # its source goes to the judge, which scans it as it scans a file
     "code.__new__": (),
     "marshal.loads": (),  # code objects from bytes, whatever file they claim
     "marshal.load": (),
@@ -104,13 +111,57 @@ def trusted_roots(submission: str | None = None) -> tuple[str, ...]:
     return tuple(sorted(r.rstrip(os.sep) + os.sep for r in resolved_roots))
 
 
-def _passes_on(filename: str, wrappers: tuple[str, ...]) -> bool:
-    return any(filename.endswith(os.sep + name) or f"{os.sep}{name}{os.sep}" in filename for name in wrappers)
+def _passes_on(code: Any, wrappers: tuple[str, ...]) -> bool:
+    """Whether a frame running ``code`` passes the operation on for its caller: its file is one of ``wrappers``
+    (``"file.py"``, a folder name, or ``"file.py:function"`` for that function only)."""
+    filename = code.co_filename
+    for wrapper in wrappers:
+        name, _, function = wrapper.partition(":")
+        if (filename.endswith(os.sep + name) or f"{os.sep}{name}{os.sep}" in filename) and (
+            not function or code.co_name == function
+        ):
+            return True
+    return False
+
+
+_UNPICKLING = [0]  # > 0 while loads() runs
 
 
 def loads(data: bytes) -> Any:
-    """Restore objects that the submission's kernel pickled; every event their reductions raise counts."""
-    return cloudpickle.loads(data)
+    """Restore objects that the submission's kernel pickled; every event their reductions raise counts, whichever
+    frame raised it (a reduction may call a library that compiles and runs the payload: timeit, runpy)."""
+    _UNPICKLING[0] += 1
+    try:
+        return cloudpickle.loads(data)
+    finally:
+        _UNPICKLING[0] -= 1
+
+
+_RESTRICTED = ("object.__getattr__", "object.__setattr__", "object.__delattr__")
+
+
+def _owns(args: tuple, submissions: Callable[[str], bool]) -> bool:
+    """Whether an attribute event's object is a function (or code) the submission wrote itself."""
+    target = args[0] if args else None
+    code = getattr(target, "__code__", None) if callable(target) else target
+    filename = getattr(code, "co_filename", None)
+    return isinstance(filename, str) and submissions(filename)
+
+
+def _source_text(source: Any) -> str | None:
+    """The text of what ``compile`` was given: a string, bytes, or a syntax tree (unparsed); None otherwise."""
+    import ast
+
+    if isinstance(source, str):
+        return source
+    if isinstance(source, bytes | bytearray):
+        return bytes(source).decode("utf-8", errors="replace")
+    if isinstance(source, ast.AST):
+        try:
+            return ast.unparse(source)
+        except Exception:  # noqa: BLE001 - a tree that cannot be unparsed is reported as such
+            return None
+    return None
 
 
 PICKLED = "<objects the notebook's kernel pickled>"  # the file named by findings raised in loads()
@@ -123,7 +174,6 @@ def make_hook(write: Callable[[bytes], Any], roots: tuple[str, ...]) -> Callable
     own work raises.
     """
     getframe = sys._getframe
-    unpickler = loads.__code__
     busy = [False]
     seen: set[tuple[str, str, int]] = set()
     verdicts: dict[str, bool] = {}  # filename -> is the submission's
@@ -150,11 +200,12 @@ def make_hook(write: Callable[[bytes], Any], roots: tuple[str, ...]) -> Callable
         busy[0] = True
         try:
             frame = getframe(1)
-            while frame is not None and wrappers and _passes_on(frame.f_code.co_filename, wrappers):
+            while frame is not None and wrappers and _passes_on(frame.f_code, wrappers):
                 frame = frame.f_back
             if frame is None:
                 return
-            if frame.f_code is unpickler:
+            unpickling = _UNPICKLING[0] > 0
+            if unpickling:
                 file, line = PICKLED, 0
             elif submissions(frame.f_code.co_filename):
                 file, line = frame.f_code.co_filename, frame.f_lineno
@@ -162,11 +213,26 @@ def make_hook(write: Callable[[bytes], Any], roots: tuple[str, ...]) -> Callable
                 return
             if event == "code.__new__" and (len(args) < 2 or submissions(str(args[1]))):
                 return  # the submission's own code under its own name: audited when it runs
-            key = (event, file, line)
+            if unpickling and event in _RESTRICTED and _owns(args, submissions):
+                return  # cloudpickle restoring one of the submission's own functions (its defaults, its name)
+            finding: dict[str, Any] = {"event": event, "file": file, "line": line}
+            if not unpickling and event == "exec":
+                return  # the code it runs was compiled from a source the judge scans, or built otherwise (audited)
+            if not unpickling and event == "compile":
+                claimed = str(args[1]) if len(args) > 1 else ""
+                if claimed and not submissions(claimed):
+                    finding["event"] = "compile as a library"  # code that will run as if it were a library's
+                else:
+                    text = _source_text(args[0] if args else None)
+                    if text is None or len(text) > MAX_SOURCE:
+                        finding["event"] = "compile of unreadable code"
+                    else:
+                        finding["source"] = text  # the judge scans it (grader/judge/tamper.py)
+            key = (finding["event"], file, line)
             if key in seen or len(seen) >= MAX_FINDINGS:
                 return
             seen.add(key)
-            write((json.dumps({"event": event, "file": file, "line": line}) + "\n").encode())
+            write((json.dumps(finding) + "\n").encode())
         except BaseException:  # noqa: BLE001,S110 - a hook that raises would break the student's operation
             pass
         finally:

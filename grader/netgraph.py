@@ -207,7 +207,7 @@ class GraphNet(nn.Module):
         if modes != set(MODES) or len({v.key for v, *_ in graphs}) != len(graphs):
             raise NetworkRefused("the export is malformed: it needs a graph for each mode, once")
         net = cls(graphs, parameters, frozen, names)
-        net.untraced = _untraced(message.get("untraced"))
+        net.untraced = _untraced(message.get("untraced")) | _failing(message.get("probes"))
         fixed = net.fixed_values()
         if fixed > MAX_FIXED:
             raise NetworkRefused(
@@ -281,12 +281,12 @@ class GraphNet(nn.Module):
     def graph_for(self, x: torch.Tensor) -> _Graph:
         """The graph of the current mode traced for ``x``'s shape (or for any shape)."""
         shape = tuple(x.shape)
-        for graph in self.graphs.values():
-            if graph.variant.fits(self.training, shape):
-                return graph
         why = self.untraced.get((shape[0], shape[-1])) if len(shape) == 4 else None
         if why:
             raise GraphShapeError(why)
+        for graph in self.graphs.values():
+            if graph.variant.fits(self.training, shape):
+                return graph
         traced = sorted(
             {(g.variant.batch, g.variant.size) for g in self.graphs.values()}, key=lambda v: (v[0] or 0, v[1] or 0)
         )
@@ -522,6 +522,23 @@ def _untraced(raw: Any) -> dict[tuple[int, int], str]:
         return {(_size(e["batch"]), _size(e["size"])): str(e["error"])[:2000] for e in list(raw or [])}
     except (KeyError, TypeError, ValueError):
         raise NetworkRefused("the export is malformed") from None
+
+
+def _failing(probes: Any) -> dict[tuple[int, int], str]:
+    """The (batch, size) pairs at which the student's module itself raised (a flatten head sized for 56 pixels,
+    run at 84), with its error: the graph is not run there, and the checks that need that size say why."""
+    found = {}
+    for entry in probes if isinstance(probes, list) else []:
+        if not isinstance(entry, dict) or entry.get("eval") is not None:
+            continue
+        error = entry.get("eval_error")
+        try:
+            shape = (int(entry.get("batch", PROBE_SHAPE[0])), int(entry["size"]))
+        except (KeyError, TypeError, ValueError):
+            continue  # _probed_shapes refuses malformed probes
+        if isinstance(error, str):
+            found[shape] = f"the network itself fails on {shape[0]} x 1 x {shape[1]} x {shape[1]} inputs ({error[:300]})"
+    return found
 
 
 def _size(value: Any) -> int | None:

@@ -77,6 +77,22 @@ def test_the_hook_reports_the_submissions_frames_and_no_librarys(tmp_path: Path)
     assert {line for event, line in by_line if event == "code.__new__"} == {13}
 
 
+HONEST_KERNEL = """\
+import torch
+def run(x=1, *, y=2):
+    return x
+class Net(torch.nn.Module):
+    \"\"\"A network with a docstring and a default.\"\"\"
+    def forward(self, x, k=3):
+        return x + k
+"""
+KERNEL = """\
+import sys, cloudpickle
+sys.path.insert(0, sys.argv[1])
+import student
+cloudpickle.register_pickle_by_value(student)
+open("kernel.pickle", "wb").write(cloudpickle.dumps((student.run, student.Net)))
+"""
 PICKLES = """\
 import json, os, pickle, sys
 sys.path.insert(0, sys.argv[1])
@@ -84,9 +100,19 @@ read_end, write_end = os.pipe()
 os.environ["CNN_GRADER_AUDIT_FD"] = str(write_end)
 from grader.worker import audit
 audit.install(sys.argv[1])
-import cloudpickle, student
-cloudpickle.register_pickle_by_value(student)
-restored = audit.loads(cloudpickle.dumps(student.run))  # what the notebook's kernel hands over honestly
+from pathlib import Path
+import torch  # the worker imports torch before it restores anything
+restored = audit.loads(Path("kernel.pickle").read_bytes())  # what a kernel hands over honestly
+if sys.argv[2] == "honest":
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        print(json.dumps([json.loads(line) for line in pipe]))
+    sys.exit(0)
+import torch
+class Rewrites:
+    def __reduce__(self):
+        return (setattr, (torch.nn.Module, "__doc__", "rewritten"))  # a library class, rewritten in the worker
+audit.loads(pickle.dumps(Rewrites()))
 class Crafted:
     def __reduce__(self):
         return (exec, ("y = 2",))
@@ -97,16 +123,31 @@ with os.fdopen(read_end) as pipe:
 """
 
 
-def test_restoring_a_kernels_functions_is_silent_and_a_crafted_pickle_is_reported(tmp_path: Path) -> None:
-    (tmp_path / "student.py").write_text("def run():\n    return 1\n")
+def _restore(tmp_path: Path, which: str) -> list[dict]:
+    (tmp_path / "student.py").write_text(HONEST_KERNEL)
+    subprocess.run([sys.executable, "-c", KERNEL, str(tmp_path)], check=True, timeout=120, cwd=tmp_path)
     proc = subprocess.run(
-        [sys.executable, "-c", PICKLES, str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+        [sys.executable, "-c", PICKLES, str(tmp_path), which],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
-    findings = json.loads(proc.stdout.splitlines()[-1])
-    assert {(f["event"], f["file"]) for f in findings} == {("compile", audit.PICKLED), ("exec", audit.PICKLED)}, (
-        findings
-    )
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def test_restoring_a_kernels_functions_and_classes_is_silent(tmp_path: Path) -> None:
+    assert _restore(tmp_path, "honest") == []  # defaults, keyword defaults, a class's docstring and module
+
+
+def test_a_crafted_pickle_is_reported(tmp_path: Path) -> None:
+    findings = _restore(tmp_path, "crafted")
+    assert {(f["event"], f["file"]) for f in findings} == {
+        ("compile", audit.PICKLED),
+        ("exec", audit.PICKLED),
+        ("object.__setattr__", audit.PICKLED),  # torch.nn.Module rewritten by a reduction
+    }, findings
 
 
 def test_trusted_roots_are_where_imported_modules_came_from_and_never_hold_the_submission(tmp_path: Path) -> None:

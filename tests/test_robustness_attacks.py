@@ -196,16 +196,13 @@ SLOW_IN_EVAL = '''
 class RobustQuadrantNet(QuadrantNet):
     """Trains as the flatten head does, and does a second's extra work in every forward pass in eval mode."""
 
-    def __init__(self, num_channel: int = 8, num_classes: int = 10) -> None:
-        super().__init__(num_channel, num_classes)
-        self.register_buffer("work", torch.full((512, 512), 1e-3))
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = super().forward(x)
         if not self.training:
+            work = torch.full((512, 512), 1e-3, device=x.device)  # computed, not stored: no fixed values to refuse
             spin = x.flatten(1)[:, :512]
             for _ in range(400):
-                spin = spin @ self.work @ self.work
+                spin = spin @ work @ work
             logits = logits + 0 * spin.sum()
         return logits
 '''

@@ -69,7 +69,7 @@ RUNTIME_ATTACKS = {  # no parser sees these: the worker's audit hook does (grade
         _posing = getattr(_code, "rep" + "lace")(co_filename=torch.__file__)
     """,
     "exec of a string built at run time that patches the grader": """
-        exec("import grader.worker.side" + "effects as _s\n_s.changes = lambda *a, **k: {}")
+        exec("import grader.worker.side" + "effects as _s\\n_s.changes = lambda *a, **k: {}")
     """,
     "close the audit channel": """
         import os as _os

@@ -24,8 +24,9 @@ or code too long to hand over, is a finding. Building a code object counts only 
 file: code that the submission builds under its own name (cloudpickle restoring a notebook's functions does
 exactly that) is audited whenever it runs, while one posing as a library's would run unseen. While the
 worker restores pickled objects the submission's kernel wrote (:func:`loads`), every event counts whoever's
-frame raised it (a reduction may hand its payload to a library: ``timeit``, ``runpy``), except imports and
-code objects under the submission's own names.
+frame raised it (a reduction may hand its payload to a library: ``timeit``, ``runpy``), except imports, code
+objects under the submission's own names, and the attributes cloudpickle sets on the functions and classes it
+rebuilds (:func:`_owns`).
 
 Each finding is one JSON line (``event``, ``file``, ``line``, and ``source`` for compiled code), written to a
 pipe whose write end the judge handed to this process alone, when it happens: what reached the judge cannot be
@@ -140,9 +141,26 @@ def loads(data: bytes) -> Any:
 _RESTRICTED = ("object.__getattr__", "object.__setattr__", "object.__delattr__")
 
 
+def _bound_in_module(cls: type) -> bool:
+    """Whether ``cls`` is the class its module names at its qualified name (a library's, or one imported)."""
+    module = sys.modules.get(getattr(cls, "__module__", None) or "")
+    found: Any = module
+    for part in str(getattr(cls, "__qualname__", "")).split("."):
+        found = getattr(found, part, None) if found is not None else None
+    return found is cls
+
+
 def _owns(args: tuple, submissions: Callable[[str], bool]) -> bool:
-    """Whether an attribute event's object is a function (or code) the submission wrote itself."""
+    """Whether an attribute event's object is a function, code or class the submission wrote itself.
+
+    A function or code object is the submission's when its code claims a file of the submission (cloudpickle
+    restores a notebook's code as ``<dynamic-code>``). A class is when no module binds it at its qualified name:
+    cloudpickle rebuilds a notebook's classes from skeletons, which no module holds, while every library class
+    a reduction could rewrite is bound in the module that defines it.
+    """
     target = args[0] if args else None
+    if isinstance(target, type):
+        return not _bound_in_module(target)
     code = getattr(target, "__code__", None) if callable(target) else target
     filename = getattr(code, "co_filename", None)
     return isinstance(filename, str) and submissions(filename)

@@ -1,4 +1,5 @@
-"""cnn-grader. In a notebook: ``import grader; grader.check("gradcam")`` (see :mod:`grader.kernel_check`)."""
+"""cnn-grader. In a notebook: ``import grader; grader.check("gradcam")`` (see :mod:`grader.kernel_check`), and
+``grader.export()`` to write the zip to hand in (see :mod:`grader.handin`)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,19 @@ def check(name: str | None = None, **options: Any) -> Any:
 
     options.setdefault("namespace", _caller_globals())
     return run(name, **options)
+
+
+def export(notebook: str | os.PathLike[str] | None = None, out: str | os.PathLike[str] = "submission.zip") -> Any:
+    """Check this notebook's saved work (and the modules beside it) as the autograder reads it and write the zip
+    to hand in; shows what it holds. ``notebook`` defaults to the one this kernel runs (save it first)."""
+    from pathlib import Path
+
+    from grader.handin import NothingToHandIn, export, notebook_path
+    from grader.kernel_check import _caller_globals
+
+    path = Path(notebook) if notebook is not None else notebook_path(_caller_globals())
+    if path is None:
+        raise NothingToHandIn(
+            "cannot tell which notebook this kernel runs: pass it, grader.export('cnn_exercises.ipynb')"
+        )
+    return export(path.parent if path.suffix == ".ipynb" else path, Path(out))

@@ -2,7 +2,8 @@
 
 Exit codes of ``grade``: 0 graded (whatever the score), 2 the submission could not be read (or a usage
 error), 3 a grader fault (missing data, a broken sandbox, a grader bug: the grade is incomplete). ``check``
-exits 0 when every check passed, 1 when one failed, 2 and 3 as ``grade``.
+exits 0 when every check passed, 1 when one failed, 2 and 3 as ``grade``. ``export`` exits 0 when the zip it
+wrote holds complete, readable work, 1 when it wrote an incomplete one, 2 when there was nothing to write.
 """
 
 from __future__ import annotations
@@ -153,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         batch.add_argument("--late-penalty", type=float, help="fraction taken off a late submission (default 0)")
         batch.add_argument("--late-penalty-per-day", type=float, help="fraction per started day late (default 0)")
         batch.add_argument("--due", help="due date (ISO 8601) for exports without a late marker (Gradescope)")
+        batch.add_argument(
+            "--lms-assignment",
+            default="cnn-grader",
+            help="the assignment's column in canvas_import.csv: 'Name (123)' updates Canvas assignment 123",
+        )
         _common(batch)
     check = sub.add_parser("check", help="check your own exercises and see points and hints")
     check.add_argument("path", type=Path, nargs="?", default=Path("exercises"), help="default: exercises/")
@@ -164,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         autograder.add_argument("zip", type=Path, help="where to write it, e.g. dist/autograder.zip")
         for packager in (release, autograder):
             packager.add_argument("--config", type=Path, help="the course configuration to ship (docs/course.md)")
+    handin = sub.add_parser("export", help="check your work is complete and readable and write the zip to hand in")
+    handin.add_argument("path", type=Path, nargs="?", default=Path("exercises"), help="default: exercises/")
+    handin.add_argument("--out", type=Path, default=Path("submission.zip"), help="default: submission.zip")
     show = sub.add_parser("config", help="print the effective course configuration (docs/course.md)")
     show.add_argument("--config", type=Path, help="the course configuration (TOML)")
     show.add_argument("--show", action="store_true", help="print it (the default)")
@@ -172,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         collector.resume()  # the pause is for a grading's start-up (run()); a batch runs on for long
     if getattr(args, "tiers", None) == "all" and hidden_dir() is None:
         parser.error("--tiers all: the hidden checks are not installed here (install the instructor's grader)")
+    if args.command == "export":
+        return _export(args)
     if args.command in ("release", "gradescope", "config"):
         try:
             course = load_course(getattr(args, "config", None))
@@ -210,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         if code in COMPLETED:
             print(f"results: {args.out / 'results.json'}\nfeedback: {args.out / 'feedback.md'}, feedback.html")
             return 0
+        if code == GRADER_FAULT_EXIT and (args.out / "results.json").exists():  # graded in part: say so, exit 3
+            print(f"results, incomplete (grader errors above): {args.out / 'results.json'}")
         _remove_if_empty(args.out)
         return _exit_code(code)
 
@@ -232,6 +245,19 @@ def _exit_code(code: int) -> int:
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
         return REFUSED_EXIT
     return GRADER_FAULT_EXIT  # an internal error or an interrupted run: never a grade
+
+
+def _export(args: argparse.Namespace) -> int:
+    from grader.handin import NothingToHandIn, export
+    from grader.judge.submission import BadSubmission
+
+    try:
+        handed = export(args.path, args.out)
+    except (NothingToHandIn, BadSubmission) as exc:
+        print(f"cnn-grader export: {exc}", file=sys.stderr)
+        return REFUSED_EXIT
+    print(handed.summary())
+    return 0 if handed.complete else 1
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -323,6 +349,7 @@ def _batch(args: argparse.Namespace) -> int:
             similarity_threshold=args.similarity_threshold,
             late_policy=policy,
             due=args.due,
+            lms_assignment=args.lms_assignment,
         )
     except BadSubmission as exc:
         print(f"cnn-grader batch: {exc}", file=sys.stderr)

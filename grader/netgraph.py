@@ -537,7 +537,9 @@ def _failing(probes: Any) -> dict[tuple[int, int], str]:
         except (KeyError, TypeError, ValueError):
             continue  # _probed_shapes refuses malformed probes
         if isinstance(error, str):
-            found[shape] = f"the network itself fails on {shape[0]} x 1 x {shape[1]} x {shape[1]} inputs ({error[:300]})"
+            found[shape] = (
+                f"the network itself fails on {shape[0]} x 1 x {shape[1]} x {shape[1]} inputs ({error[:300]})"
+            )
     return found
 
 

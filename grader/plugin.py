@@ -191,6 +191,7 @@ class SubmissionSession:
         self.options = options
         self.recorder = recorder
         self.session: GradingSession | None = None
+        self.data_missing: str | None = None  # why the data the selected checks need cannot be read
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         try:
@@ -250,10 +251,9 @@ class SubmissionSession:
                 load_digits(self.options.data_root)
             if "pools" in needs:
                 load_experiment(self.options.data_root)
-        except DataUnavailable as exc:
-            self.session.close()
-            self.session = None
-            pytest.exit(f"{GRADER_FAULT}: the grader's data is missing. {exc}", returncode=GRADER_FAULT_EXIT)
+        except DataUnavailable as exc:  # the checks that need no data are graded; those that do are grader errors
+            self.data_missing = f"the grader's data is missing. {exc}"
+            sys.stderr.write(f"{GRADER_FAULT}: {self.data_missing}\n")
 
     @pytest.hookimpl(tryfirst=True)  # before pytest's own loop, which runs the checks
     def pytest_runtestloop(self, session: pytest.Session) -> None:
@@ -320,11 +320,19 @@ def grading(request: pytest.FixtureRequest) -> GradingSession:
     return _session_plugin(request.config).session
 
 
+def _data_present(config: pytest.Config) -> None:
+    """Raise the grader fault (never the student's failure) when the data the checks need is missing."""
+    missing = getattr(_session_plugin(config), "data_missing", None)
+    if missing:
+        raise GraderFault(missing)
+
+
 @pytest.fixture(scope="session")
 def digits(request: pytest.FixtureRequest, grading: GradingSession):
     """The quadrant digits (judge only: labels of the test digits never leave this process)."""
     from grader.judge.digits import prepare_digits
 
+    _data_present(request.config)
     prepared = prepare_digits(grading)
     notes = _session_plugin(request.config).recorder.report.notes
     if not any(note.startswith("MNIST") for note in notes):  # the robustness experiment's note says more
@@ -337,6 +345,7 @@ def pools(request: pytest.FixtureRequest, grading: GradingSession):
     """The robustness experiment's digits (judge only: the test sample and its labels never leave this process)."""
     from grader.judge.digits import prepare_pools
 
+    _data_present(request.config)
     prepared = prepare_pools(grading)
     notes = _session_plugin(request.config).recorder.report.notes
     notes[:] = [note for note in notes if not note.startswith("MNIST")] + [prepared.pools.source]

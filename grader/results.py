@@ -77,6 +77,13 @@ class GradeReport:
         """Checks the grader could not run for its own reasons (status ``error``)."""
         return [c for c in self.checks if c.status == "error"]
 
+    def fault_groups(self) -> dict[str, list[CheckResult]]:
+        """Each grader error's message once, with the checks it stopped (missing data stops several)."""
+        grouped: dict[str, list[CheckResult]] = {}
+        for check in self.grader_faults:
+            grouped.setdefault(check.message, []).append(check)
+        return grouped
+
     def withhold(self, problem: str, message: str, only: set[str] | None = None) -> None:
         """Take the points of every check the grader ran (or of those named in ``only``) and give ``problem``
         (``message``, once) as the reason.

@@ -133,6 +133,50 @@ def fake_grading(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return graded
 
 
+def test_moodle_download_in_folders_and_flat(tmp_path: Path) -> None:
+    folders, flat = tmp_path / "folders", tmp_path / "flat"
+    modules(folders / "Ann Lee_101_assignsubmission_file_")
+    (folders / "Bo Chen_102_assignsubmission_onlinetext_").mkdir(parents=True)  # online text: not a submission
+    (folders / "Bo Chen_102_assignsubmission_file_").mkdir()
+    (folders / "Bo Chen_102_assignsubmission_file_" / "cnn_exercises.ipynb").write_text("{}")
+    flat.mkdir()
+    for name in MODULES:
+        (flat / f"Ann Lee_101_assignsubmission_file_{name}").write_bytes((ROOT / "solutions" / name).read_bytes())
+    (flat / "Bo Chen_102_assignsubmission_file_cnn_exercises.ipynb").write_text("{}")
+    for export in (folders, flat):
+        found = discover.survey(export)
+        entries = {e.student: e for e in found.entries}
+        assert found.layout == "moodle" and sorted(entries) == ["Ann_Lee", "Bo_Chen"], found.describe()
+        assert entries["Ann_Lee"].ids == {"participant": "101"} and entries["Bo_Chen"].ids == {"participant": "102"}
+        assert zip_names(entries["Ann_Lee"].data) == set(MODULES)
+        assert entries["Bo_Chen"].filename == "cnn_exercises.ipynb" or zip_names(entries["Bo_Chen"].data) == {
+            "cnn_exercises.ipynb"
+        }
+
+
+def test_grades_go_back_into_canvas_and_moodle_as_their_imports_read_them(
+    tmp_path: Path, fake_grading: list[str]
+) -> None:
+    canvas = tmp_path / "canvas"
+    canvas.mkdir()
+    (canvas / "leeann_1234_5678_shapes.py").write_bytes((ROOT / "solutions" / "shapes.py").read_bytes())
+    (canvas / "chenbo_LATE_2222_3333_shapes.py").write_bytes((ROOT / "solutions" / "shapes.py").read_bytes())
+    run_batch(canvas, tmp_path / "canvas-out", GradeSettings(), progress=False, lms_assignment="Quadrant CNN (77)")
+    rows = list(csv.reader((tmp_path / "canvas-out" / "canvas_import.csv").open()))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Quadrant CNN (77)"]
+    assert rows[1][0] == "Points Possible" and float(rows[1][5]) == sum(summary.group_maxima().values())
+    assert sorted((r[0], r[1], r[5]) for r in rows[2:]) == [("chenbo", "2222", "4"), ("leeann", "1234", "4")]
+    assert not (tmp_path / "canvas-out" / "moodle_grading_worksheet.csv").exists()
+
+    moodle = tmp_path / "moodle"
+    modules(moodle / "Ann Lee_101_assignsubmission_file_")
+    run_batch(moodle, tmp_path / "moodle-out", GradeSettings(), progress=False)
+    rows = list(csv.DictReader((tmp_path / "moodle-out" / "moodle_grading_worksheet.csv").open()))
+    assert [(r["Identifier"], r["Grade"], r["Grade can be changed"]) for r in rows] == [("Participant 101", "4", "Yes")]
+    assert float(rows[0]["Maximum Grade"]) == sum(summary.group_maxima().values())
+    assert not (tmp_path / "moodle-out" / "canvas_import.csv").exists()
+
+
 def test_resume_regrade_and_changed_submissions(tmp_path: Path, fake_grading: list[str]) -> None:
     subs, out = tmp_path / "subs", tmp_path / "out"
     for name in ("ann", "bo", "cy"):

@@ -89,7 +89,7 @@ def synthetic_evidence(report: GradeReport) -> Evidence:
     n = 6
     evidence.add(
         "gradcam:digits",
-        "gradcam/peak_on_object",
+        "gradcam/matches_reference",
         images=rng.random((n, 56, 56)),
         student=rng.random((n, 56, 56)),
         reference=rng.random((n, 56, 56)),

@@ -192,6 +192,7 @@ def test_bundle_installs_offline_and_grades_its_own_exercises(bundle: Path, tmp_
         # outside itself, which the sandbox rightly does not mount: the worker runs unconfined here.
         results = tmp_path / f"{name}.json"
         command = [python, "-P", "-m", "pytest", "--sandbox", "none", "--results-json", str(results)]
+        command += ["--feedback-html", str(tmp_path / f"{name}.html")]
         proc = subprocess.run(command, cwd=course, capture_output=True, text=True, timeout=600)
         assert results.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
         return proc, json.loads(results.read_text())
@@ -210,6 +211,8 @@ def test_bundle_installs_offline_and_grades_its_own_exercises(bundle: Path, tmp_
     public = {name for name, (_, tier, _) in declared_checks().items() if tier == "public"}
     assert {t["name"] for t in solved["tests"]} == public
     assert solved["score"] == solved["max_score"] == public_total() < 100
+    page = (tmp_path / "solutions.html").read_text()  # drawn from what the bundle ships: no reference/ here
+    assert "Grad-CAM (target: the true digit)" in page and page.count("<img") >= 12, page.count("<img")
 
 
 # ------------------------------------------------------------------------------------------ Gradescope
@@ -302,6 +305,64 @@ def test_classroom_workflow_grades_with_the_hidden_tier_and_reports_points(bundl
     report = next(s for s in steps if "autograding-grading-reporter" in s.get("uses", ""))
     runner = report["with"]["runners"]
     assert report["env"] == {f"{runner.upper()}_RESULTS": f"${{{{ steps.{grade['id']}.outputs.result }}}}"}
+
+
+def _run_step(step: dict, cwd: Path, shims: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    """A workflow step's shell, as GitHub runs it (``bash -e``), with ``shims`` first on PATH."""
+    runner = tmp_path / "runner"
+    runner.mkdir(exist_ok=True)
+    env = dict(
+        os.environ,
+        PATH=os.pathsep.join([str(shims), str(Path(sys.executable).parent), os.environ["PATH"]]),
+        RUNNER_TEMP=str(runner),
+        GITHUB_OUTPUT=str(runner / "output"),
+        GITHUB_STEP_SUMMARY=str(runner / "summary.md"),
+        HIDDEN_TIER="false",
+    )
+    return subprocess.run(
+        ["bash", "-e", "-c", step["run"]], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def _shim(folder: Path, name: str, script: str) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(f"#!/bin/bash\n{script}\n")
+    (folder / name).chmod(0o755)
+
+
+@pytest.mark.slow
+def test_classroom_workflow_steps_run_the_sandbox_or_fail_loudly(bundle: Path, tmp_path: Path) -> None:
+    """The workflow's sandbox and grading steps, run here: apt-get updates before it installs, the grading runs in
+    bubblewrap, and where bubblewrap cannot start (Ubuntu 24.04's AppArmor without the sysctl) both fail."""
+    workflow = yaml.safe_load((bundle / ".github" / "workflows" / "classroom.yml").read_text())
+    (job,) = workflow["jobs"].values()
+    assert job["runs-on"] == "ubuntu-24.04"
+    sandbox = next(s for s in job["steps"] if "bubblewrap" in s.get("run", ""))
+    grade_step = next(s for s in job["steps"] if s.get("id") == "grader")
+    calls = tmp_path / "calls"
+    shims = tmp_path / "shims"
+    _shim(shims, "sudo", '"$@"')  # the runner's user may sudo; this test runs the command itself
+    _shim(shims, "apt-get", f'echo "apt-get $*" >> {calls}')  # no package index here: record the calls
+    _shim(shims, "python", f'exec {sys.executable} "$@"')
+    proc = _run_step(sandbox, bundle, shims, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert calls.read_text().splitlines() == ["apt-get update -qq", "apt-get install -y -qq bubblewrap"]
+
+    course = tmp_path / "course"
+    shutil.copytree(bundle, course)
+    proc = _run_step(grade_step, course, shims, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (tmp_path / "runner" / "output").read_text().startswith("result=")
+    assert "Points" in (tmp_path / "runner" / "summary.md").read_text()
+
+    denied = tmp_path / "denied"  # bubblewrap as AppArmor leaves it on Ubuntu 24.04
+    _shim(denied, "bwrap", 'echo "bwrap: setting up uid map: Permission denied" >&2; exit 1')
+    for name in ("sudo", "apt-get", "python"):
+        shutil.copy2(shims / name, denied / name)
+    proc = _run_step(sandbox, bundle, denied, tmp_path)
+    assert proc.returncode == 1 and "bubblewrap cannot start on this runner" in proc.stdout
+    proc = _run_step(grade_step, course, denied, tmp_path)
+    assert proc.returncode == 3 and "grader fault: the sandbox cannot run here" in proc.stderr, proc.stderr[-2000:]
 
 
 def test_classroom_reporter_input_carries_the_points(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

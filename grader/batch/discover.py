@@ -1,4 +1,4 @@
-"""Find the students in a class's submissions: a folder (or a zip of one) in one of four layouts.
+"""Find the students in a class's submissions: a folder (or a zip of one) in one of five layouts.
 
 ``plain``
     one entry per student, named after the student: a folder of modules, a notebook (``.ipynb`` or a
@@ -9,6 +9,10 @@
 ``canvas``
     Canvas's "Download Submissions" zip: flat files ``<name>[_LATE]_<userid>_<submissionid>_<file>``;
     a student's files are grouped, and Canvas's resubmission suffix (``shapes-1.py``) is removed.
+``moodle``
+    Moodle's assignment "Download all submissions" zip: ``<Full Name>_<participant>_assignsubmission_file_``
+    folders (with "Download submissions in folders") or flat files ``<Full Name>_<participant>_assignsubmission_
+    file_<file>``; the participant number is the id Moodle's grading worksheet imports grades by.
 ``classroom``
     ``gh classroom clone student-repos``: one repository per student, ``<assignment>-<login>``; the
     modules are found at the repository's top or one level down (``exercises/``).
@@ -41,7 +45,8 @@ from grader.judge.submission import BadSubmission, extract
 MAX_SUBMISSION_BYTES = 50 * 2**20
 CANVAS_FILE = re.compile(r"^(?P<student>[a-z0-9]+)(?P<late>_LATE)?_(?P<user>\d+)_(?P<sub>\d+)_(?P<file>.+)$")
 GRADESCOPE_FOLDER = re.compile(r"^submission_(?P<id>\d+)$")
-LAYOUTS = ("gradescope", "classroom", "canvas", "plain")  # the more specific first
+MOODLE_ENTRY = re.compile(r"^(?P<name>.+?)_(?P<participant>\d+)_assignsubmission_file_(?P<file>.*)$")
+LAYOUTS = ("gradescope", "classroom", "canvas", "moodle", "plain")  # the more specific first
 CANVAS_RESUBMISSION = re.compile(r"-\d+(?=\.[^.]+$)")
 GRADEABLE_SUFFIXES = (".zip", ".ipynb", ".py")
 
@@ -204,6 +209,27 @@ def _canvas(root: Path) -> list[Entry]:
     return entries
 
 
+def _moodle(fitting: list[Path]) -> list[Entry]:
+    """A student's folder, or their flat files grouped (one file: graded as it is; several: zipped). Moodle's
+    online-text entries are not submissions of this course and are left out."""
+    groups: dict[tuple[str, str], dict[str, Path]] = {}
+    for path in fitting:
+        match = MOODLE_ENTRY.match(path.name)
+        key = (match["name"], match["participant"])
+        groups.setdefault(key, {})[match["file"] or path.name] = path
+    entries = []
+    for (name, participant), files in sorted(groups.items()):
+        ids = {"participant": participant}
+        label = ", ".join(sorted(p.name + ("/" if p.is_dir() else "") for p in files.values()))
+        if len(files) == 1:
+            ((original, path),) = files.items()
+            entry = _entry(slug(name), path, "moodle", ids=ids)
+            entries.append(entry if path.is_dir() else replace(entry, filename=original, label=label))
+        else:
+            entries.append(Entry(slug(name), "submission.zip", _zip_files(files), "moodle", label=label, ids=ids))
+    return entries
+
+
 def _classroom(root: Path, repos: list[Path]) -> list[Entry]:
     prefix = os.path.commonprefix([p.name for p in repos])
     prefix = prefix[: prefix.rfind("-") + 1]  # "assignment-" of "assignment-alice", "assignment-bob"
@@ -224,6 +250,7 @@ def _fits(root: Path, children: list[Path]) -> dict[str, list[Path]]:
         else [],
         "classroom": [p for p in children if p.is_dir() and (p / ".git").exists()],
         "canvas": [p for p in children if p.is_file() and CANVAS_FILE.match(p.name)],
+        "moodle": [p for p in children if (m := MOODLE_ENTRY.match(p.name)) and p.is_dir() != bool(m["file"])],
         "plain": [p for p in children if p.is_dir() or p.suffix.lower() in GRADEABLE_SUFFIXES],
     }
 
@@ -281,6 +308,8 @@ def survey(submissions: Path) -> Survey:
         entries = _canvas(root)
     elif layout == "classroom":
         entries = _classroom(root, fitting)
+    elif layout == "moodle":
+        entries = _moodle(fitting)
     else:
         entries = [_entry(p.stem if p.is_file() else p.name, p, "plain") for p in fitting]
     entries += [_entry(p.stem if p.suffix else p.name, p, layout) for p in _links(root)]  # each says why not read

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from grader.batch import similarity, store, summary
+from grader.batch import lms, similarity, store, summary
 from grader.batch.discover import Entry, survey
 from grader.batch.executors import DaskExecutor, LocalExecutor
 from grader.batch.task import GradeSettings, Outcome
@@ -43,11 +43,13 @@ def run_batch(
     similarity_threshold: float = similarity.DEFAULT_THRESHOLD,
     late_policy: LatePolicy | None = None,
     due: str | None = None,
+    lms_assignment: str = lms.DEFAULT_ASSIGNMENT,
 ) -> BatchResult:
     """Grade the students in ``submissions`` into ``out``; students already graded (same submission,
     same settings) are kept unless ``regrade``. An interrupt stops the gradings, keeps every finished
     student, rebuilds the summary, and re-raises. ``late_policy`` and ``due`` shape the gradebook's
-    ``final`` column only (grade files are never changed by them)."""
+    ``final`` column only (grade files are never changed by them). The LMS's import file (Canvas, Moodle) is
+    written beside the gradebook, its assignment column named ``lms_assignment`` (:mod:`grader.batch.lms`)."""
     started = time.perf_counter()
     course = settings.course()
     found = survey(submissions)
@@ -103,7 +105,17 @@ def run_batch(
         due=due,
         course=course,
     )
+    policy = late_policy or LatePolicy()
+    imports = lms.write(
+        out,
+        rows,
+        lambda row: row.report.score - row.deduction(policy, due),
+        sum(summary.group_maxima(course).values()),
+        lms_assignment,
+    )
     store.clean_staging(out)
     seconds = round(time.perf_counter() - started, 2)
     log(f"wrote {out / 'gradebook.csv'} and {out / 'summary.html'} ({seconds:.1f} s)")
+    for path in imports:
+        log(f"wrote {path}: import it into the LMS the submissions came from (docs/batch.md)")
     return BatchResult(len(entries), len(todo), done_before, seconds, rows)

@@ -19,6 +19,7 @@ from grader.judge.digits import PreparedDigits
 from grader.judge.faults import CheckFailure, StudentError
 from grader.judge.session import GradingSession
 from grader.judge.trained import quadrant_cam_weights, quadrant_canvases
+from grader.vectors import pictures
 
 ATOL = 1e-4
 GRAD_CAM = "gradcam.grad_cam"
@@ -129,6 +130,7 @@ def cam_output(reply: dict, case: CamCase) -> np.ndarray:
     hint="take the contract's five steps in its order; the message shows where your map differs most",
 )
 def test_matches_reference(grading: GradingSession) -> None:
+    _keep_pictures(grading)
     for index, case in enumerate(AGREEMENT_CASES):
         if case.mode != "eval":
             continue  # the mode a function computes in is gradcam/computes_in_callers_mode's
@@ -305,21 +307,33 @@ PEAK_DIGITS = 24
 PEAK_FRACTION = 0.9
 
 
-PICTURED = 6
-
-
-def _keep_pictures(grading: GradingSession, x: np.ndarray, maps: np.ndarray, weights: dict, labels: list) -> None:
-    """Evidence for the HTML feedback: the student's maps beside the reference's on the same digits."""
-    try:  # only where reference/ is installed (the instructor's grader, not the student bundle)
-        from reference.gradcam import grad_cam
-    except ImportError:
+def _keep_pictures(grading: GradingSession) -> None:
+    """Evidence for the feedback's pictures: the student's maps on the stored digits and network, beside the
+    reference's stored maps (:mod:`grader.vectors.pictures`: no data, no reference/ needed, so the student bundle
+    draws them too). Nothing here fails a check: a map that cannot be drawn is left out."""
+    stored = vectors.pictures()
+    if not stored:
         return
-    model = testmodels.build({"name": "quadrant_cam"})
-    testmodels.load_arrays(model, weights)
-    model.eval()
-    reference = grad_cam(model, torch.from_numpy(x), model.conv2, torch.tensor(labels)).numpy()
+    labels = stored["labels"].tolist()
+    weights = {key.removeprefix("weight/"): value for key, value in stored.items() if key.startswith("weight/")}
+    try:
+        reply = explain(
+            grading,
+            GRAD_CAM,
+            "grad_cam on the feedback's digits",
+            model={"name": "quadrant_cam"},
+            weights=weights,
+            x=np.asarray(stored["x"]),
+            target_layer=pictures.LAYER,
+            target_class=labels,
+            class_as="tensor",
+        )
+        maps = cam_output(reply, CamCase(seed=0, batch=len(labels), height=56, width=56))
+    except (CheckFailure, StudentError):
+        return
+    images, expected = np.asarray(stored["x"])[:, 0], np.asarray(stored["expected"])
     grading.evidence.add(
-        "gradcam:digits", "gradcam/peak_on_object", images=x[:, 0], student=maps, reference=reference, labels=labels
+        "gradcam:digits", "gradcam/matches_reference", images=images, student=maps, reference=expected, labels=labels
     )
 
 
@@ -343,7 +357,6 @@ def test_peak_on_object(grading: GradingSession, digits: PreparedDigits) -> None
     )
     case = CamCase(seed=0, batch=PEAK_DIGITS, height=56, width=56)
     maps = cam_output(reply, case)
-    _keep_pictures(grading, x[:PICTURED], maps[:PICTURED], weights, labels[:PICTURED])
     rows, cols = np.unravel_index(maps.reshape(len(maps), -1).argmax(1), (56, 56))
     peak_corner = (rows >= 28) * 2 + (cols >= 28)  # index into CORNERS: top_left, top_right, bottom_left, ...
     hits = float((peak_corner == corners).mean())

@@ -73,8 +73,8 @@ def render(report: GradeReport, rerun: str = "cnn-grader check") -> str:
     faults = report.grader_faults
     if faults:
         lines = []
-        for check in faults:
-            lines += [f"  {check.name}:", *_indented(check.message)]
+        for message, checks in report.fault_groups().items():
+            lines += [f"  {_names(checks)}:", *_indented(message)]
         sections.append(("Grader errors: not your code; the grade is incomplete, tell your instructor", lines))
     if report.notes:
         sections.append(("Notes", [f"  {note}" for note in report.notes]))

@@ -52,6 +52,14 @@ def _top_output(report: GradeReport) -> str:
             "",
             *fenced(message),
         ]
+    for message, checks in report.fault_groups().items():
+        lines += [
+            "",
+            f"**Grader error, not your code** (the grade is incomplete; checks not graded because of it: "
+            f"{', '.join(c.name for c in checks)})",
+            "",
+            *fenced(message),
+        ]
     missing = report.not_implemented()
     if missing:
         lines += ["", "Not implemented yet: " + ", ".join(f"`{name}`" for name in missing)]

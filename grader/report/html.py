@@ -151,8 +151,8 @@ def pictures(report: GradeReport, evidence: Evidence) -> dict[str, list[str]]:
     if "gradcam:digits" in shown:
         cam = shown["gradcam:digits"].arrays
         out.setdefault("gradcam", []).append(
-            "<p>Grad-CAM (target: the true digit) of a small CNN trained by the grader, on the same test "
-            "digits: yours on top, the reference's below.</p>"
+            "<p>Grad-CAM (target: the true digit) of a small CNN trained on quadrant digits, on six test digits "
+            "shipped with the course: yours on top, the reference's below.</p>"
             + gradcam_table(cam["images"], cam["student"], cam["reference"], cam["labels"].tolist())
         )
     nets = {name.split(":", 1)[1]: r.arrays for name, r in shown.items() if name.startswith("robustness:")}
@@ -183,7 +183,10 @@ def _summaries(report: GradeReport) -> list[str]:
     if report.grader_faults:
         from grader.report.markdown import GRADER_ERRORS
 
-        items = "".join(f"<li><b>{escape(c.name)}</b><pre>{escape(c.message)}</pre></li>" for c in report.grader_faults)
+        items = "".join(
+            f"<li><b>{_names(checks)}</b><pre>{escape(message)}</pre></li>"
+            for message, checks in report.fault_groups().items()
+        )
         parts.append(f"<h2>Grader errors</h2><p class='error'>{escape(GRADER_ERRORS)}</p><ul>{items}</ul>")
     if report.problems:
         items = "".join(

@@ -54,8 +54,8 @@ def render(report: GradeReport) -> str:
         lines += ["", f"> {escape(note)}"]
     if report.grader_faults:
         lines += ["", "## Grader errors", "", GRADER_ERRORS, ""]
-        for check in report.grader_faults:
-            lines += [f"- **{check.name}**", "", *fenced(check.message, "  "), ""]
+        for message, checks in report.fault_groups().items():
+            lines += [f"- **{_names(checks)}**", "", *fenced(message, "  "), ""]
     if report.problems:
         lines += ["", "## Problems", ""]
         for key, message in report.problems.items():

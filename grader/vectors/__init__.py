@@ -4,7 +4,8 @@ The student bundle has no ``reference/``, so the public checks that compare with
 values here: ``tables.json`` (counts, layer tables, scalar statistics) and ``arrays.npz`` (arrays, loaded
 with ``allow_pickle=False``), both keyed ``group/name``. Hidden checks never store anything here.
 ``python -m grader.vectors`` regenerates both files (instructors only: it needs ``reference/``), and
-``tests/test_vectors.py`` fails when they drift from the reference.
+``tests/test_vectors.py`` fails when they drift from the reference. ``pictures.npz`` holds what the feedback's
+Grad-CAM pictures need without data or reference (:mod:`grader.vectors.pictures`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 VECTORS_DIR = Path(__file__).parent
 TABLES_FILE = "tables.json"
 ARRAYS_FILE = "arrays.npz"
+PICTURES_FILE = "pictures.npz"
 
 
 @functools.cache
@@ -45,3 +47,13 @@ def table(key: str) -> Any:
 def array(key: str) -> np.ndarray:
     """The stored array ``key``, e.g. ``"gradcam/agreement_0"``."""
     return arrays()[key]
+
+
+@functools.cache
+def pictures(folder: Path = VECTORS_DIR) -> dict[str, np.ndarray]:
+    """The stored Grad-CAM pictures' inputs and expected maps (see :mod:`grader.vectors.pictures`); empty when
+    the file is not there."""
+    if not (folder / PICTURES_FILE).exists():
+        return {}
+    with np.load(folder / PICTURES_FILE, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}

@@ -353,7 +353,7 @@ def test_classroom_workflow_steps_run_the_sandbox_or_fail_loudly(bundle: Path, t
     proc = _run_step(grade_step, course, shims, tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert (tmp_path / "runner" / "output").read_text().startswith("result=")
-    assert "Points" in (tmp_path / "runner" / "summary.md").read_text()
+    assert "**Score:" in (tmp_path / "runner" / "summary.md").read_text()
 
     denied = tmp_path / "denied"  # bubblewrap as AppArmor leaves it on Ubuntu 24.04
     _shim(denied, "bwrap", 'echo "bwrap: setting up uid map: Permission denied" >&2; exit 1')

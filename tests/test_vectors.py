@@ -50,3 +50,16 @@ def test_every_stored_array_is_plain_numeric_data() -> None:
     for key, value in vectors.arrays().items():
         assert value.dtype.kind in "fiub", key  # np.load(allow_pickle=False) would refuse anything else anyway
         assert not value.flags.writeable, f"{key}: a check could change an expected value"
+
+
+def test_stored_pictures_are_the_references_maps_of_their_digits() -> None:
+    """The feedback's Grad-CAM pictures (grader/vectors/pictures.py): the reference on the stored network and
+    digits gives the stored maps, each peaking in its digit's corner."""
+    from grader.vectors import pictures
+
+    stored = vectors.picture_arrays()
+    assert stored, "run python -m grader.vectors.pictures"
+    assert np.allclose(pictures.reference_maps(stored), stored["expected"], rtol=1e-5, atol=1e-5)
+    peaks = [np.unravel_index(m.argmax(), m.shape) for m in stored["expected"]]
+    corners = [(row >= 28) * 2 + (col >= 28) for row, col in peaks]
+    assert corners == [i % 4 for i in range(len(peaks))], "each digit sits in corner i % 4 (top-left first)"

@@ -87,7 +87,7 @@ def render(report: GradeReport, rerun: str = "cnn-grader check") -> str:
     failed = [c for c in report.checks if c.status == "failed"]
     # the first check that failed on its own (not a stub's, not one blocked by a problem above), else any
     first = next((c.name for c in failed if not c.problem and not c.not_implemented), None)
-    first = first or next((c.name for c in report.checks if c.status != "passed"), None)
+    first = first or next((c.name for c in failed), None)  # a grader error is not the student's to re-run
     if first:
         out += ["", f"Re-run one check: {rerun} -k {first}    (every check: cnn-grader check --list)"]
     return "\n".join(out) + "\n"

@@ -50,7 +50,7 @@ def array(key: str) -> np.ndarray:
 
 
 @functools.cache
-def pictures(folder: Path = VECTORS_DIR) -> dict[str, np.ndarray]:
+def picture_arrays(folder: Path = VECTORS_DIR) -> dict[str, np.ndarray]:
     """The stored Grad-CAM pictures' inputs and expected maps (see :mod:`grader.vectors.pictures`); empty when
     the file is not there."""
     if not (folder / PICTURES_FILE).exists():

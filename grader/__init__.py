@@ -34,4 +34,14 @@ def export(notebook: str | os.PathLike[str] | None = None, out: str | os.PathLik
         raise NothingToHandIn(
             "cannot tell which notebook this kernel runs: pass it, grader.export('cnn_exercises.ipynb')"
         )
-    return export(path.parent if path.suffix == ".ipynb" else path, Path(out))
+    if path.suffix != ".ipynb":
+        return export(path, Path(out))
+    # the notebook and the modules beside it (not the folder's subfolders: data, runs, other courses)
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="cnn-grader-export-") as tmp:
+        for file in [path, *path.parent.glob("*.py")]:
+            if file.is_file() and not file.is_symlink():
+                shutil.copyfile(file, Path(tmp) / file.name)
+        return export(Path(tmp), Path(out))

@@ -101,6 +101,18 @@ def _problems(folder: Path, plan: locate.Plan) -> list[str]:
     return found
 
 
+def _stage_code(folder: Path, staged: Path) -> Path:
+    """A copy of ``folder``'s code files (those inside it: links that leave it are not followed). The judge's rule
+    picks the graded sources among code files only, so the plan is the folder's own."""
+    tree = contained_files(folder)
+    staged.mkdir(parents=True)
+    for relative, path in tree.files.items():
+        if relative.endswith(CODE):
+            (staged / relative).parent.mkdir(parents=True, exist_ok=True)
+            (staged / relative).write_bytes(read_contained(path))
+    return staged
+
+
 def _zip(folder: Path) -> tuple[bytes, list[str]]:
     """The graded folder's code (Python files, helpers included, and notebooks), zipped; data and outputs stay."""
     tree = contained_files(folder)
@@ -118,7 +130,10 @@ def export(path: Path, out: Path | None = None) -> HandIn:
     :class:`~grader.judge.submission.BadSubmission` when there is nothing to write."""
     out = Path(out) if out is not None else Path.cwd() / DEFAULT_NAME
     with tempfile.TemporaryDirectory(prefix="cnn-grader-export-") as tmp:
-        prepared = prepare(Path(path), Path(tmp) / "graded")
+        source = Path(path)
+        if source.is_dir() and not source.is_symlink():  # its code only: data and outputs neither count nor weigh
+            source = _stage_code(source, Path(tmp) / "code")
+        prepared = prepare(source, Path(tmp) / "graded")
         plan = prepared.plan
         if all(source.kind == "missing" for source in plan.sources.values()):
             raise NothingToHandIn(

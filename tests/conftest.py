@@ -25,6 +25,21 @@ if "CNN_GRADER_DATA" not in os.environ and (SHARED_DATA / "MNIST" / "raw").is_di
     os.environ["CNN_GRADER_DATA"] = str(SHARED_DATA)
 
 
+def course_points(tiers: str = "all", group: str | None = None) -> float:
+    """The course's points for a grading with ``tiers`` (of one check group, or all), from the checks themselves:
+    the tests never hard-code the course's totals, so adding or retuning a check changes no test."""
+    from grader.checks.registry import all_specs
+
+    return sum(s.points for s in all_specs(tiers) if group is None or s.name.split("/", 1)[0] == group)
+
+
+def course_checks(tiers: str = "all", group: str | None = None) -> int:
+    """How many checks a grading with ``tiers`` runs (of one group, or all), from the checks themselves."""
+    from grader.checks.registry import all_specs
+
+    return sum(1 for s in all_specs(tiers) if group is None or s.name.split("/", 1)[0] == group)
+
+
 @dataclass
 class Graded:
     """What ``cnn-grader grade`` produced for one submission."""

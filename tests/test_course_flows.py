@@ -14,9 +14,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SHARED_DATA, grade
+from conftest import ROOT, SHARED_DATA, course_points, grade
 
-from grader import notebookgen
+from grader import contract, notebookgen
 from grader.batch import discover, store
 from grader.batch.runner import run_batch
 from grader.batch.task import GradeSettings
@@ -85,7 +85,9 @@ def test_a_syntax_error_or_an_extra_import_is_work_but_comments_and_docstrings_a
         "raise NotImplementedError", "raise NotImplementedError  # TODO"
     )
     assert locate.module_file_work(reworded, "shapes") == 0
-    assert locate.module_file_work(stub + "\ndef conv_output_size(:\n", "shapes") == 6
+    assert locate.module_file_work(stub + "\ndef conv_output_size(:\n", "shapes") == len(
+        contract.module("shapes").exercises
+    )
     assert locate.module_file_work(stub + "\nfrom mine import conv_output_size\n", "shapes") == 1
 
 
@@ -136,7 +138,7 @@ def test_grade_check_and_autograder_grade_the_notebook_beside_the_stubs(tmp_path
     """The Classroom flow: `cnn-grader grade exercises` on the student's pushed folder (stubs + solved notebook)."""
     folder = course_folder(tmp_path / "exercises")
     graded = grade(folder, tmp_path / "out", "--tiers", "public")
-    assert graded.results["score"] == graded.results["max_score"] == 89, sorted(graded.failed)
+    assert graded.results["score"] == graded.results["max_score"] == course_points("public"), sorted(graded.failed)
     assert graded.results["extra_data"]["graded_files"] == dict.fromkeys(MODULES, NOTEBOOK)
     assert f"shapes from {NOTEBOOK}" in graded.feedback.replace("\\", "")
     assert "Graded files" in graded.stdout and f"shapes     {NOTEBOOK}" in graded.stdout

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, grade
+from conftest import ROOT, course_points, grade
 
 pytestmark = [
     pytest.mark.slow,
@@ -20,4 +20,4 @@ def test_the_gpu_grades_the_solutions_as_the_cpu_does(tmp_path: Path, solutions_
     assert graded.returncode == 0
     verdicts = {name: t["status"] for name, t in graded.checks.items()}
     assert verdicts == {name: t["status"] for name, t in solutions_graded.checks.items()}
-    assert graded.results["score"] == solutions_graded.results["score"] == 100
+    assert graded.results["score"] == solutions_graded.results["score"] == course_points()

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, grade, run_cli
+from conftest import ROOT, course_points, grade, run_cli
 
 from grader.checks.registry import CHECK_FILES
 
@@ -21,7 +21,7 @@ def test_solutions_get_full_marks(solutions_graded) -> None:
     results = solutions_graded.results
     failing = {name: t["output"] for name, t in solutions_graded.checks.items() if t["status"] != "passed"}
     assert not failing
-    assert results["score"] == results["max_score"] == 100
+    assert results["score"] == results["max_score"] == course_points()
     assert solutions_graded.returncode == 0
 
 
@@ -91,7 +91,7 @@ def test_data_source_is_stated(solutions_graded) -> None:
 
 def test_feedback_lists_each_unimplemented_function_once_without_hints(stubs_graded) -> None:
     feedback = stubs_graded.feedback
-    assert "**Score: 0 / 100**" in feedback and "## gradcam" in feedback
+    assert f"**Score: 0 / {course_points():g}**" in feedback and "## gradcam" in feedback
     assert "## Not implemented yet" in feedback
     for function in ("conv_output_size", "QuadrantNet.__init__", "grad_cam", "fit"):
         assert feedback.count(f"- `{function}`: ") == 1, function
@@ -128,7 +128,7 @@ def test_the_test_only_fallback_grades_the_solutions_and_says_so(tmp_path: Path)
     """Where only MNIST's test file is at hand the experiment splits it in secret, and the results say so."""
     graded = grade(ROOT / "solutions", tmp_path / "out", "--data-root", str(_test_only_root(tmp_path)))
     assert graded.returncode == 0
-    assert graded.results["score"] == graded.results["max_score"] == 100, graded.failed
+    assert graded.results["score"] == graded.results["max_score"] == course_points(), graded.failed
     assert "MNIST test set only" in graded.results["output"]
 
 

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, grade
+from conftest import ROOT, course_points, grade
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,7 @@ def group_failed(graded, group: str) -> None:
     in_group = {name for name in graded.checks if name.startswith(f"{group}/")}
     assert in_group, group
     assert graded.failed == in_group, graded.failed ^ in_group
-    assert graded.results["score"] == 100 - sum(graded.checks[n]["max_score"] for n in in_group)
+    assert graded.results["score"] == course_points() - sum(graded.checks[n]["max_score"] for n in in_group)
 
 
 def test_syntax_error_costs_only_its_module(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, course_points
 
 from grader import notebookgen
 from grader.checks.registry import check_paths
@@ -83,7 +83,7 @@ def test_every_check_declares_a_tier_that_matches_where_it_lives() -> None:
     checks = declared_checks()
     for name, (_, tier, path) in checks.items():
         assert tier == ("hidden" if path.parent == HIDDEN_DIR else "public"), name
-    assert sum(points for points, _, _ in checks.values()) == 100
+    assert sum(points for points, _, _ in checks.values()) == course_points()
     hidden = [path for _, tier, path in checks.values() if tier == "hidden"]
     assert sorted(set(hidden)) == sorted(check_paths("all")[len(check_paths("public")) :])
     assert check_paths() == check_paths("all"), "where the hidden tier is installed it runs by default"
@@ -259,7 +259,7 @@ def test_run_autograder_grades_a_submission_with_every_tier(autograder: Path, tm
     proc, results = run_autograder(autograder, root)
     assert proc.returncode == 0
     lost = [(t["name"], t["output"]) for t in results["tests"] if t["score"] == 0]
-    assert results["score"] == results["max_score"] == 100, lost
+    assert results["score"] == results["max_score"] == course_points(), lost
     tests = {t["name"]: t for t in results["tests"]}
     hidden = {name for name, (_, tier, _) in declared_checks().items() if tier == "hidden"}
     assert hidden <= set(tests)
@@ -272,7 +272,7 @@ def test_run_autograder_writes_results_for_a_broken_submission(autograder: Path,
     (root / "submission").mkdir(parents=True)
     (root / "submission" / "shapes.py").write_text("def conv_output_size(:\n")
     proc, results = run_autograder(autograder, root)
-    assert proc.returncode == 0 and results["score"] == 0 and results["max_score"] == 100
+    assert proc.returncode == 0 and results["score"] == 0 and results["max_score"] == course_points()
     for test in results["tests"]:
         assert test["output"] == "failed" if "hidden" in test["tags"] else test["output"], test
 

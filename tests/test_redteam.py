@@ -40,7 +40,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, SHARED_DATA, Graded, _judge_template
+from conftest import ROOT, SHARED_DATA, Graded, _judge_template, course_points
 
 from grader.judge import sandbox
 
@@ -1155,7 +1155,7 @@ def test_global_torch_state_does_not_leak_into_other_checks(attack: Attack) -> N
     graded = attack.grade(attack.shapes(GLOBAL_STATE), "-k", "not check_robustness")
     honest(graded, set(graded.checks), checks=None)
     assert {name.split("/")[0] for name in graded.checks} == {"shapes", "quadrant", "gradcam", "training"}
-    assert graded.results["score"] == 100 - 18
+    assert graded.results["score"] == course_points() - course_points(group="robustness")
     attack.assert_contained(graded)
 
 

@@ -34,6 +34,8 @@ def export(notebook: str | os.PathLike[str] | None = None, out: str | os.PathLik
         raise NothingToHandIn(
             "cannot tell which notebook this kernel runs: pass it, grader.export('cnn_exercises.ipynb')"
         )
+    if not path.exists():
+        raise NothingToHandIn(f"{path} does not exist: pass the notebook's name as its file is called")
     if path.suffix != ".ipynb":
         return export(path, Path(out))
     # the notebook and the modules beside it (not the folder's subfolders: data, runs, other courses)

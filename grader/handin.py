@@ -92,10 +92,13 @@ def _problems(folder: Path, plan: locate.Plan) -> list[str]:
             if problem:
                 found.append(problem)
     if plan.notebook:
-        cells = locate.notebook_cells((folder / plan.notebook).read_bytes(), plan.notebook) or []
-        for number, cell in enumerate(cells, start=1):
-            code = "\n".join("pass" if locate._MAGIC.match(line) else line for line in cell.splitlines())
-            problem = _syntax_problem(code, f"{plan.notebook}, code cell {number},")
+        from grader.worker.notebook import _strip_magics  # the worker's own reading of a cell
+
+        cells = locate.notebook_cells((folder / plan.notebook).read_bytes(), plan.notebook)
+        if cells is None:
+            found.append(f"{plan.notebook} cannot be read as a notebook: save it again from Jupyter")
+        for number, cell in enumerate(cells or [], start=1):
+            problem = _syntax_problem(_strip_magics(cell)[0], f"{plan.notebook}, code cell {number},")
             if problem:
                 found.append(problem)
     return found

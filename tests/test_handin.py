@@ -74,6 +74,12 @@ def test_unfinished_and_unreadable_work_is_named_before_it_is_handed_in(tmp_path
 
 def test_a_notebook_beside_the_stubs_is_what_the_zip_is_graded_from(tmp_path: Path) -> None:
     work = stubs_with(tmp_path / "exercises", notebook="solutions")
+    notebook = nbformat.read(work / NOTEBOOK, as_version=4)
+    notebook.cells += [  # magics read as the worker reads them: no false "does not parse"
+        nbformat.v4.new_code_cell("%%writefile notes.txt\nhello world"),
+        nbformat.v4.new_code_cell("for i in range(2):\n    %time print(i)"),
+    ]
+    nbformat.write(notebook, work / NOTEBOOK)
     proc = export(work, tmp_path / "submission.zip", tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     shapes = len(contract.module("shapes").exercises)
@@ -87,6 +93,14 @@ def test_a_near_miss_name_is_handed_in_under_its_modules_name(tmp_path: Path) ->
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "shapes.py" in zipfile.ZipFile(tmp_path / "submission.zip").namelist()
     assert "graded shapes (1).py as shapes.py" in proc.stdout
+
+
+def test_a_notebook_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    work = stubs_with(tmp_path / "exercises")
+    (work / NOTEBOOK).write_text('{"cells": [')  # a half-saved notebook
+    (work / "shapes.py").unlink()  # so the notebook is what shapes is graded from
+    proc = export(work, tmp_path / "submission.zip", tmp_path)
+    assert proc.returncode == 1 and f"{NOTEBOOK} cannot be read as a notebook" in proc.stdout, proc.stdout
 
 
 def test_nothing_to_hand_in_writes_nothing(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import yaml
 
@@ -184,17 +184,20 @@ def _gradescope(root: Path) -> list[Entry]:
 
 
 def _canvas(root: Path) -> list[Entry]:
+    """A student's files grouped by their Canvas user id: two students whose names give the same file-name part
+    (two John Smiths) stay two students (named apart by :func:`_unique`)."""
     groups: dict[str, dict[str, Path]] = {}
     markers: dict[str, re.Match] = {}
     for path in _visible(root):
         match = CANVAS_FILE.match(path.name)
         if match and path.is_file():
             original = CANVAS_RESUBMISSION.sub("", match["file"])
-            groups.setdefault(match["student"], {})[original] = path
-            markers.setdefault(match["student"], match)
+            groups.setdefault(match["user"], {})[original] = path
+            markers.setdefault(match["user"], match)
     entries = []
-    for student, files in sorted(groups.items()):
-        match = markers[student]
+    for user, files in sorted(groups.items(), key=lambda item: (markers[item[0]]["student"], item[0])):
+        match = markers[user]
+        student = match["student"]
         lms = {
             "late": any(CANVAS_FILE.match(p.name)["late"] for p in files.values()),
             "ids": {"user_id": match["user"], "submission_id": match["sub"]},
@@ -210,24 +213,39 @@ def _canvas(root: Path) -> list[Entry]:
 
 
 def _moodle(fitting: list[Path]) -> list[Entry]:
-    """A student's folder, or their flat files grouped (one file: graded as it is; several: zipped). Moodle's
-    online-text entries are not submissions of this course and are left out."""
-    groups: dict[tuple[str, str], dict[str, Path]] = {}
+    """Each participant's files, from their folder and their flat files alike: one gradeable file (the
+    ``submission.zip`` that ``cnn-grader export`` writes, a notebook) is graded as it is; several are zipped.
+    Moodle's online-text entries are not submissions of this course and are left out."""
+    groups: dict[str, dict[str, Path]] = {}
+    names: dict[str, str] = {}
+    labels: dict[str, list[str]] = {}
     for path in fitting:
         match = MOODLE_ENTRY.match(path.name)
-        key = (match["name"], match["participant"])
-        groups.setdefault(key, {})[match["file"] or path.name] = path
-    entries = []
-    for (name, participant), files in sorted(groups.items()):
-        ids = {"participant": participant}
-        label = ", ".join(sorted(p.name + ("/" if p.is_dir() else "") for p in files.values()))
-        if len(files) == 1:
-            ((original, path),) = files.items()
-            entry = _entry(slug(name), path, "moodle", ids=ids)
-            entries.append(entry if path.is_dir() else replace(entry, filename=original, label=label))
+        participant = match["participant"]
+        names.setdefault(participant, match["name"])
+        labels.setdefault(participant, []).append(path.name + ("/" if path.is_dir() else ""))
+        files = groups.setdefault(participant, {})
+        if path.is_dir():
+            files.update(_contained(path))
         else:
-            entries.append(Entry(slug(name), "submission.zip", _zip_files(files), "moodle", label=label, ids=ids))
+            files[match["file"]] = path
+    entries = []
+    for participant, files in sorted(groups.items(), key=lambda item: (names[item[0]], item[0])):
+        lms = {"ids": {"participant": participant}, "label": ", ".join(sorted(labels[participant]))}
+        student = slug(names[participant])
+        if len(files) == 1 and next(iter(files)).lower().endswith(GRADEABLE_SUFFIXES):
+            ((original, path),) = files.items()
+            entries.append(replace(_entry(student, path, "moodle"), filename=PurePosixPath(original).name, **lms))
+        elif not files:
+            entries.append(Entry(student, "", b"", "moodle", "the submission holds no files", **lms))
+        else:
+            entries.append(Entry(student, "submission.zip", _zip_files(files), "moodle", **lms))
     return entries
+
+
+def _contained(folder: Path) -> dict[str, Path]:
+    """A folder's files (those inside it), by path relative to it."""
+    return dict(contained_files(folder).files)
 
 
 def _classroom(root: Path, repos: list[Path]) -> list[Entry]:

@@ -8,17 +8,19 @@
 ``moodle_grading_worksheet.csv`` (a Moodle export)
     The assignment's offline grading worksheet (Assignment > "Upload grading worksheet"): ``Identifier``
     (``Participant N``, the number in every folder of Moodle's "Download all submissions" zip), ``Full name``,
-    ``Status``, ``Grade``, ``Maximum Grade``, ``Grade can be changed``, ``Feedback comments``.
+    ``Status``, ``Grade``, ``Maximum Grade``, ``Grade can be changed``, ``Last modified (grade)`` (the grading's
+    time) and ``Feedback comments``; graded students only (an upload replaces a stored comment).
 
 Gradescope takes a programming assignment's scores from its autograder's ``results.json``, not from a file
 (regrade there); GitHub Classroom keeps no grades. Each file holds the ``final`` column of ``gradebook.csv``
-(after the late policy); a student who was not graded (unreadable, timed out) gets no grade, so the import
-leaves their LMS grade as it is and ``gradebook.csv`` says why.
+(after the late policy); a student who was not graded (unreadable, timed out) gets no grade (an empty Canvas
+cell, no Moodle row), so the import leaves their LMS grade as it is and ``gradebook.csv`` says why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from grader import atomic
@@ -45,8 +47,11 @@ def canvas(rows: list[Row], final: Callable[[Row], float], maximum: float, assig
     return spreadsheet.render(header, lines)
 
 
-def moodle(rows: list[Row], final: Callable[[Row], float], maximum: float) -> str:
-    """Moodle's offline grading worksheet (see the module docstring); rows without a participant are left out."""
+def moodle(rows: list[Row], final: Callable[[Row], float], maximum: float, when: datetime | None = None) -> str:
+    """Moodle's offline grading worksheet (see the module docstring): one row per graded student with a
+    participant number. Moodle refuses a worksheet without ``Identifier``, ``Grade`` and ``Last modified (grade)``
+    (the grading's time, so the upload overwrites only grades older than it), and it replaces a stored feedback
+    comment with the worksheet's: students who were not graded are left out, their grade and comment untouched."""
     header = [
         "Identifier",
         "Full name",
@@ -54,16 +59,31 @@ def moodle(rows: list[Row], final: Callable[[Row], float], maximum: float) -> st
         "Grade",
         "Maximum Grade",
         "Grade can be changed",
+        "Last modified (grade)",
         "Feedback comments",
     ]
+    # local time, as Moodle reads the cell in the teacher's time zone; a form PHP's strtotime reads
+    stamp = (when or datetime.now()).strftime("%Y-%m-%d %H:%M:%S")  # noqa: DTZ005
     lines: list[list[object]] = []
     for row in rows:
         participant = str((row.meta.get("ids") or {}).get("participant", ""))
-        if participant:
-            comment = f"cnn-grader: {row.report.score:g} of {maximum:g} points" if row.graded else ""
-            status = "Submitted for grading" if row.graded else str(row.meta.get("status", ""))
+        if participant and row.graded:
+            grade = _grade(row, final)
+            comment = f"cnn-grader: {grade:g} of {maximum:g} points"
+            if grade != round(row.report.score, 2):
+                comment += f" ({row.report.score:g} before the late policy)"
+            comment += "; the feedback page has every check"
             lines.append(
-                [f"Participant {participant}", row.student, status, _grade(row, final), maximum, "Yes", comment]
+                [
+                    f"Participant {participant}",
+                    row.student,
+                    "Submitted for grading",
+                    grade,
+                    maximum,
+                    "Yes",
+                    stamp,
+                    comment,
+                ]
             )
     return spreadsheet.render(header, lines)
 

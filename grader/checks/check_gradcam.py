@@ -130,12 +130,14 @@ def cam_output(reply: dict, case: CamCase) -> np.ndarray:
     hint="take the contract's five steps in its order; the message shows where your map differs most",
 )
 def test_matches_reference(grading: GradingSession) -> None:
-    _keep_pictures(grading)
-    for index, case in enumerate(AGREEMENT_CASES):
-        if case.mode != "eval":
-            continue  # the mode a function computes in is gradcam/computes_in_callers_mode's
-        got = cam_output(student_cam(grading, case), case)
-        expect.close(got, vectors.array(f"gradcam/agreement_{index}"), ATOL, case.describe())
+    try:
+        for index, case in enumerate(AGREEMENT_CASES):
+            if case.mode != "eval":
+                continue  # the mode a function computes in is gradcam/computes_in_callers_mode's
+            got = cam_output(student_cam(grading, case), case)
+            expect.close(got, vectors.array(f"gradcam/agreement_{index}"), ATOL, case.describe())
+    finally:  # after the verdict's own calls, which the check's time budget is for
+        _keep_pictures(grading)
 
 
 MODE_CASE = AGREEMENT_CASES[-1]  # a test CNN with batch norm: its maps differ between train and eval mode

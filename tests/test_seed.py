@@ -44,13 +44,14 @@ def test_hidden_inputs_follow_the_grading_seed() -> None:
 WEAK_ROBUST_NET = '''
 
 class RobustQuadrantNet(nn.Module):
-    """Zero padding and global average pooling: invariant, and slow to learn within the grading budget."""
+    """Zero padding and global average pooling over two feature maps: invariant, and far too small to learn
+    MNIST within the grading budget (its top-left accuracy depends on the seed, well below the bar)."""
 
     def __init__(self, num_channel: int = 8, num_classes: int = 10) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, num_channel, 5, padding=2, bias=False)
-        self.conv2 = nn.Conv2d(num_channel, 2 * num_channel, 5, padding=2)
-        self.fc = nn.Linear(2 * num_channel, num_classes)
+        self.conv1 = nn.Conv2d(1, 1, 5, padding=2, bias=False)
+        self.conv2 = nn.Conv2d(1, 2, 5, padding=2)
+        self.fc = nn.Linear(2, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.max_pool2d(torch.relu(self.conv1(x)), 2)

@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import contract
+from grader import atomic, contract
 from grader.judge import locate
 from grader.judge.contained import contained_files, read_contained
 from grader.judge.submission import BadSubmission, prepare
@@ -119,7 +119,7 @@ def _stage_code(folder: Path, staged: Path) -> Path:
 def _zip(folder: Path) -> tuple[bytes, list[str]]:
     """The graded folder's code (Python files, helpers included, and notebooks), zipped; data and outputs stay."""
     tree = contained_files(folder)
-    code = {r: p for r, p in tree.files.items() if r.endswith(CODE) and ".ipynb_checkpoints" not in r.split("/")}
+    code = {r: p for r, p in tree.files.items() if r.endswith(CODE)}  # checkpoints and caches are skipped already
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for relative, path in sorted(code.items()):
@@ -133,10 +133,10 @@ def export(path: Path, out: Path | None = None) -> HandIn:
     :class:`~grader.judge.submission.BadSubmission` when there is nothing to write."""
     out = Path(out) if out is not None else Path.cwd() / DEFAULT_NAME
     with tempfile.TemporaryDirectory(prefix="cnn-grader-export-") as tmp:
-        source = Path(path)
-        if source.is_dir() and not source.is_symlink():  # its code only: data and outputs neither count nor weigh
-            source = _stage_code(source, Path(tmp) / "code")
-        prepared = prepare(source, Path(tmp) / "graded")
+        given = Path(path)
+        if given.is_dir() and not given.is_symlink():  # its code only: data and outputs neither count nor weigh
+            given = _stage_code(given, Path(tmp) / "code")
+        prepared = prepare(given, Path(tmp) / "graded")
         plan = prepared.plan
         if all(source.kind == "missing" for source in plan.sources.values()):
             raise NothingToHandIn(
@@ -151,10 +151,7 @@ def export(path: Path, out: Path | None = None) -> HandIn:
             m: (s.kind, s.implemented) for m, s in plan.sources.items()
         }:
             raise BadSubmission("the zip would be graded from other files than the folder: please report this")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".part")
-    partial.write_bytes(data)
-    os.replace(partial, out)
+    atomic.write_bytes(out, data)
     done = {
         module: (source.implemented, len(contract.module(module).exercises)) for module, source in plan.sources.items()
     }

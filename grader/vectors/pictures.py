@@ -14,8 +14,6 @@ true digit as target), and ``weight/<name>`` for each tensor of :class:`~grader.
 from __future__ import annotations
 
 import argparse
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -61,14 +59,11 @@ def build(data_root: str | None = None) -> dict[str, np.ndarray]:
 
 
 def encode(stored: dict[str, np.ndarray]) -> bytes:
-    """The npz bytes, the same for the same values (sorted keys, fixed dates)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for key, value in sorted(stored.items()):
-            member = io.BytesIO()
-            np.lib.format.write_array(member, np.ascontiguousarray(value), allow_pickle=False)
-            archive.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), member.getvalue())
-    return buffer.getvalue()
+    """The npz bytes, the same for the same values (the stored vectors' own encoding; instructors only)."""
+    from grader.vectors import ARRAYS_FILE
+    from grader.vectors.generate import encode as encode_vectors
+
+    return encode_vectors({}, stored)[ARRAYS_FILE]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -190,21 +190,27 @@ def _typed(where: str, value: Any, kind: type) -> Any:
     return value
 
 
+def _typed_keys(table: dict, kinds: dict[str, type], label: str, origin: str) -> dict[str, Any]:
+    """``table``'s values, each checked against its key's type in ``kinds``; every mistake reported at once."""
+    values, errors = {}, []
+    for key, value in table.items():
+        try:
+            if key not in kinds:
+                raise ConfigError(f"{origin}: unknown key {label}.{key}{_nearest(key, tuple(kinds))}")
+            values[key] = _typed(f"{origin}: {label}.{key}", value, kinds[key])
+        except ConfigError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return values
+
+
 def _section(name: str, table: Any, cls: type, origin: str) -> Any:
     if not isinstance(table, dict):
         raise ConfigError(f"{origin}: [{name}] must be a table of keys")
     defaults = cls()
     kinds = {f.name: type(getattr(defaults, f.name)) for f in fields(cls)}
-    values, errors = {}, []
-    for key, value in table.items():
-        try:
-            if key not in kinds:
-                raise ConfigError(f"{origin}: unknown key {name}.{key}{_nearest(key, tuple(kinds))}")
-            values[key] = _typed(f"{origin}: {name}.{key}", value, kinds[key])
-        except ConfigError as exc:
-            errors.append(str(exc))
-    if errors:
-        raise ConfigError("\n".join(errors))
+    values = _typed_keys(table, kinds, name, origin)
     try:
         section = replace(defaults, **values)  # LatePolicy validates its fractions
     except ValueError as exc:
@@ -226,16 +232,7 @@ def _check(name: str, table: Any, known: dict[str, str], origin: str) -> CheckSe
     if not isinstance(table, dict):
         raise ConfigError(f'{origin}: [checks."{name}"] must be a table of keys')
     kinds = {"points": float, "hint": bool, "visibility": str, "tier": str}
-    values, errors = {}, []
-    for key, value in table.items():
-        try:
-            if key not in kinds:
-                raise ConfigError(f'{origin}: unknown key checks."{name}".{key}{_nearest(key, tuple(kinds))}')
-            values[key] = _typed(f'{origin}: checks."{name}".{key}', value, kinds[key])
-        except ConfigError as exc:
-            errors.append(str(exc))
-    if errors:
-        raise ConfigError("\n".join(errors))
+    values = _typed_keys(table, kinds, f'checks."{name}"', origin)
     if values.get("points", 0) < 0:
         raise ConfigError(f'{origin}: checks."{name}".points must be 0 or more, not {values["points"]:g}')
     if "visibility" in values and values["visibility"] not in VISIBILITIES:

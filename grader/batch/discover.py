@@ -226,7 +226,7 @@ def _moodle(fitting: list[Path]) -> list[Entry]:
         labels.setdefault(participant, []).append(path.name + ("/" if path.is_dir() else ""))
         files = groups.setdefault(participant, {})
         if path.is_dir():
-            files.update(_contained(path))
+            files.update(contained_files(path).files)
         else:
             files[match["file"]] = path
     entries = []
@@ -241,11 +241,6 @@ def _moodle(fitting: list[Path]) -> list[Entry]:
         else:
             entries.append(Entry(student, "submission.zip", _zip_files(files), "moodle", **lms))
     return entries
-
-
-def _contained(folder: Path) -> dict[str, Path]:
-    """A folder's files (those inside it), by path relative to it."""
-    return dict(contained_files(folder).files)
 
 
 def _classroom(root: Path, repos: list[Path]) -> list[Entry]:

@@ -20,14 +20,19 @@ class PreparedDigits:
     digest: str
 
 
+def _digest(*arrays: np.ndarray, salt: bytes = b"") -> str:
+    """A short hash of arrays' bytes (a cache key's part for the data they came from)."""
+    hasher = hashlib.sha256(salt)
+    for array in arrays:
+        hasher.update(np.ascontiguousarray(array).tobytes())
+    return hasher.hexdigest()[:16]
+
+
 @functools.lru_cache(maxsize=4)
 def _split(data_root: str | None) -> tuple[DigitSplit, str]:
     """The split for a data root, loaded once per process, and a digest of its arrays."""
     split = load_split(data_root)
-    hasher = hashlib.sha256()
-    for array in (split.train_digits, split.train_labels, split.test_digits, split.test_labels):
-        hasher.update(np.ascontiguousarray(array).tobytes())
-    return split, hasher.hexdigest()[:16]
+    return split, _digest(split.train_digits, split.train_labels, split.test_digits, split.test_labels)
 
 
 def load_digits(data_root: str | None) -> DigitSplit:
@@ -51,10 +56,8 @@ class PreparedPools:
 def _pools(data_root: str | None) -> tuple[DigitPools, str]:
     """The robustness experiment's digits for a data root, loaded once per process, and a digest of them."""
     pools = load_pools(data_root)
-    hasher = hashlib.sha256(str(pools.full).encode())
-    for array in (pools.train_digits, pools.train_labels, pools.pool_digits, pools.pool_labels):
-        hasher.update(np.ascontiguousarray(array).tobytes())
-    return pools, hasher.hexdigest()[:16]
+    arrays = (pools.train_digits, pools.train_labels, pools.pool_digits, pools.pool_labels)
+    return pools, _digest(*arrays, salt=str(pools.full).encode())
 
 
 def load_experiment(data_root: str | None) -> DigitPools:

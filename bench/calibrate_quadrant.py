@@ -7,10 +7,10 @@ Trains each design exactly as grading trains a student's network: exported by th
 (grader/netexport.py), rebuilt by the judge's (grader/netgraph.py), in the training form from the judge's own
 initial weights (grader/fastgraph.py, grader/netinit.py), with the grader's trainer and the checks' learning rate
 and batch size, on the measurement's training digits; tested on its secret sample in both corners
-(grader/judge/testdigits.py; ``CNN_GRADER_SECRET`` fixes the samples). One run per design and seed measures every
+(course/robustness/testdigits.py; ``CNN_GRADER_SECRET`` fixes the samples). One run per design and seed measures every
 budget of ``--images`` (the first images of a longer run are the shorter run). ``--split test-only`` builds a
 data root with the two test files only (the fallback). Prints per split and budget a Markdown table (min-max
-over seeds) and each design's verdicts under the rules of grader/checks/check_robustness.py (a borderline value
+over seeds) and each design's verdicts under the rules of course/robustness/check_robustness.py (a borderline value
 re-measured with the next two seeds), with the false fails and false passes. ``--save`` keeps the raw
 measurements (JSON), ``--load`` applies the rules again to saved ones (several files: one table).
 Paste the tables into docs/calibration.md.
@@ -36,10 +36,10 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.checks import check_robustness as rules  # noqa: E402
+from course.robustness import check_robustness as rules  # noqa: E402
+from course.robustness.testdigits import measured  # noqa: E402
 from grader.data import load_pools, resolve_data_root  # noqa: E402
 from grader.fastgraph import training_form  # noqa: E402
-from grader.judge.testdigits import measured  # noqa: E402
 from grader.netexport import export_network, probe  # noqa: E402
 from grader.netgraph import GraphNet  # noqa: E402
 from grader.quadrants import digits_to_canvas  # noqa: E402

@@ -100,7 +100,11 @@ def pytest_args(submission: Path, args: argparse.Namespace) -> list[str]:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where to train")
-    parser.add_argument("--data-root", type=Path, help="folder with MNIST/raw (default: $CNN_GRADER_DATA)")
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        help="folder with the data set in torchvision's layout (default: $CNN_GRADER_DATA)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for inputs and training (default 0)")
     parser.add_argument("--config", type=Path, help="the course configuration (TOML; docs/course.md)")
     parser.add_argument("--timeout", type=float, help="seconds per request to student code (default 20)")

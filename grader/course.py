@@ -11,9 +11,13 @@ reproduce the grading of a grader without any file exactly. Every section and ke
     visibility = "after_published"      # Gradescope: visible, hidden, after_due_date, after_published
     tier = "hidden"                     # report it as a hidden check (name and result only)
 
-    [robustness]                        # docs/calibration.md: the budget and thresholds were measured
+    [robustness]                        # any group's settings the course's manifest declares (course/course.toml)
     images = 16000
     learns_top_left = 0.70
+
+    [data]                              # another of the course's data sets (its calibrated settings follow)
+    set = "fashion-mnist"
+    raw = "/usr/share/datasets/fashion-mnist"   # optional: a folder holding the data set's four files
 
     [timeouts]                          # seconds; command-line options win over the file
     timeout = 20
@@ -25,8 +29,9 @@ reproduce the grading of a grader without any file exactly. Every section and ke
     hidden_visibility = "after_published"
 
 Unknown sections, keys and check names are errors (:class:`ConfigError`) that name the nearest valid one; a
-robustness value outside the range the calibration measured is accepted with a warning
-(:meth:`CourseConfig.warnings`).
+setting outside the range the course's calibration measured is accepted with a warning
+(:meth:`CourseConfig.warnings`). The groups' settings, their calibrated ranges and the data sets come from the
+course's manifest (grader/coursepkg.py): the engine knows none of them.
 """
 
 from __future__ import annotations
@@ -38,8 +43,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from grader.budget import Budget
+from grader import coursepkg
 from grader.checks.registry import CheckSpec
+from grader.data import DataSet
 from grader.late import LatePolicy
 
 CONFIG_NAME = "course.toml"
@@ -64,35 +70,11 @@ class CheckSettings:
 
 
 @dataclass(frozen=True)
-class Robustness:
-    """The robustness checks' training budget and thresholds (grader/checks/check_robustness.py)."""
+class DataChoice:
+    """Which of the course's data sets gradings use, and where its files are (None: the data root's layout)."""
 
-    images: int = 16_000  # training images (shuffled passes over the training digits)
-    batch_size: int = Budget.batch_size  # the trainer's own defaults (grader/budget.py)
-    lr: float = Budget.lr
-    learns_top_left: float = 0.60
-    above_chance: float = 0.25
-    keeps_fraction: float = 0.87
-    flatten_bottom_right_max: float = 0.40
-    margin: float = 0.03
-    extra_seeds: int = 2
-
-
-# Where each value gives every design of docs/calibration.md its expected verdicts at all 20 seeds on both splits
-# (the other values at their defaults): outside, some correct design fails or some wrong one passes. The budget
-# was measured at 8,000 to 19,200 images; 16,000 is the cheapest whose verdicts hold with each threshold moved by
-# the margin.
-CALIBRATED: dict[str, tuple[float, float]] = {
-    "images": (16_000, 19_200),
-    "batch_size": (64, 64),
-    "lr": (3e-3, 3e-3),
-    "learns_top_left": (0.45, 0.76),  # the slowest design that should learn reaches 0.65, a non-learner 0.47
-    "above_chance": (0.11, 0.31),  # above chance (0.10); the slow invariant design, re-measured, stays above
-    "keeps_fraction": (0.82, 0.93),
-    "flatten_bottom_right_max": (0.18, 0.60),  # the flatten head reaches at most 0.17
-    "margin": (0.0, 0.05),
-    "extra_seeds": (2, 4),
-}
+    set: str = ""  # "": the manifest's [data] set
+    raw: str = ""  # "": DATA_ROOT/<folder>/raw
 
 
 @dataclass(frozen=True)
@@ -117,7 +99,8 @@ class CourseConfig:
     """The effective configuration; ``CourseConfig()`` is today's grading."""
 
     checks: dict[str, CheckSettings] = field(default_factory=dict)
-    robustness: Robustness = field(default_factory=Robustness)
+    group_values: dict[str, dict[str, Any]] = field(default_factory=dict)  # the file's values of the groups' settings
+    data: DataChoice = field(default_factory=DataChoice)
     timeouts: Timeouts = field(default_factory=Timeouts)
     late: LatePolicy = field(default_factory=LatePolicy)
     gradescope: Gradescope = field(default_factory=Gradescope)
@@ -139,24 +122,45 @@ class CourseConfig:
             tier=settings.tier or spec.tier,
         )
 
+    @property
+    def dataset_key(self) -> str:
+        return self.data.set or coursepkg.current().default_dataset
+
+    @property
+    def dataset(self) -> DataSet:
+        """The data set gradings use (the course's, or the one this file picks), with the file's folder."""
+        chosen = coursepkg.current().datasets[self.dataset_key]
+        return replace(chosen, raw=self.data.raw) if self.data.raw else chosen
+
+    def group_settings(self) -> dict[str, dict[str, Any]]:
+        """Every group's effective settings: the course's, on the chosen data set, with this file's values."""
+        merged = coursepkg.current().settings_for(self.dataset_key)
+        for group, values in self.group_values.items():
+            merged[group].update(values)
+        return merged
+
     def warnings(self) -> list[str]:
-        """Robustness values outside the calibrated ranges (accepted: the instructor may know better)."""
+        """Settings outside the course's calibrated ranges (accepted: the instructor may know better)."""
         found = []
-        for name, (low, high) in CALIBRATED.items():
-            value = getattr(self.robustness, name)
-            if not low <= value <= high:
-                span = f"{low:g}" if low == high else f"{low:g} to {high:g}"
-                found.append(
-                    f"robustness.{name} = {value:g} is outside what the calibration measured ({span}): verdicts "
-                    f"may be wrong for correct or wrong designs; see {CALIBRATION}"
-                )
+        settings = self.group_settings()
+        for group, ranges in coursepkg.current().calibrated_for(self.dataset_key).items():
+            for name, (low, high) in ranges.items():
+                value = settings[group][name]
+                if not low <= value <= high:
+                    span = f"{low:g}" if low == high else f"{low:g} to {high:g}"
+                    found.append(
+                        f"{group}.{name} = {value:g} is outside what the calibration measured on "
+                        f"{self.dataset.name} ({span}): verdicts may be wrong for correct or wrong designs; "
+                        f"see {CALIBRATION}"
+                    )
         return found
 
     def to_dict(self) -> dict[str, Any]:
         """Every section with every key (the checks' overrides as given): ``config --show``."""
         data = {
             "checks": {name: {k: v for k, v in asdict(s).items() if v is not None} for name, s in self.checks.items()},
-            "robustness": asdict(self.robustness),
+            **self.group_settings(),
+            "data": {"set": self.dataset_key, "raw": self.data.raw},
             "timeouts": asdict(self.timeouts),
             "late": asdict(self.late),
             "gradescope": asdict(self.gradescope),
@@ -164,7 +168,19 @@ class CourseConfig:
         return data
 
 
-SECTIONS = {"robustness": Robustness, "timeouts": Timeouts, "late": LatePolicy, "gradescope": Gradescope}
+SECTIONS = {"data": DataChoice, "timeouts": Timeouts, "late": LatePolicy, "gradescope": Gradescope}
+
+
+def _group_section(name: str, table: Any, origin: str) -> dict[str, Any]:
+    """A group's settings from the file, typed by the course's own values for them."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{origin}: [{name}] must be a table of keys")
+    defaults = coursepkg.current().settings[name]
+    values = _typed_keys(table, {key: type(value) for key, value in defaults.items()}, name, origin)
+    for key, value in values.items():
+        if isinstance(value, int | float) and value < 0:
+            raise ConfigError(f"{origin}: {name}.{key} must be positive, not {value!r}")
+    return values
 
 
 def _nearest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -215,6 +231,11 @@ def _section(name: str, table: Any, cls: type, origin: str) -> Any:
         section = replace(defaults, **values)  # LatePolicy validates its fractions
     except ValueError as exc:
         raise ConfigError(f"{origin}: [{name}]: {exc}") from None
+    if cls is DataChoice and section.set and section.set not in coursepkg.current().datasets:
+        known = tuple(coursepkg.current().datasets)
+        raise ConfigError(
+            f"{origin}: data.set {section.set!r} is not one of the course's{_nearest(section.set, known)}"
+        )
     if cls is Gradescope and section.hidden_visibility not in VISIBILITIES:
         raise ConfigError(
             f"{origin}: gradescope.hidden_visibility {section.hidden_visibility!r}"
@@ -252,6 +273,8 @@ def parse(text: str, known_checks: dict[str, str], origin: str = "course configu
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{origin} is not valid TOML: {exc}") from None
     sections: dict[str, Any] = {}
+    settings: dict[str, dict[str, Any]] = {}
+    groups = tuple(coursepkg.current().settings)
     checks: dict[str, CheckSettings] = {}
     errors: list[str] = []  # every mistake of the file, not only the first
     for name, table in data.items():
@@ -266,13 +289,15 @@ def parse(text: str, known_checks: dict[str, str], origin: str = "course configu
                         errors.append(str(exc))
             elif name in SECTIONS:
                 sections[name] = _section(name, table, SECTIONS[name], origin)
+            elif name in groups:
+                settings[name] = _group_section(name, table, origin)
             else:
-                raise ConfigError(f"{origin}: unknown section [{name}]{_nearest(name, ('checks', *SECTIONS))}")
+                raise ConfigError(f"{origin}: unknown section [{name}]{_nearest(name, ('checks', *groups, *SECTIONS))}")
         except ConfigError as exc:
             errors.append(str(exc))
     if errors:
         raise ConfigError("\n".join(errors))
-    return CourseConfig(checks=checks, source=origin, **sections)
+    return CourseConfig(checks=checks, group_values=settings, source=origin, **sections)
 
 
 def specs(course: CourseConfig | None = None, tiers: str | None = None) -> list[CheckSpec]:
@@ -335,7 +360,7 @@ def render_toml(course: CourseConfig) -> str:
     """``course`` as a TOML file that :func:`parse` reads back to the same configuration."""
     data = course.to_dict()
     lines = [f"# effective course configuration ({course.source or 'the defaults: no file'})"]
-    for section in SECTIONS:
+    for section in (*course.group_settings(), *SECTIONS):
         lines += ["", f"[{section}]", *(f"{k} = {_toml_value(v)}" for k, v in data[section].items())]
     for name, settings in data["checks"].items():
         lines += ["", f'[checks."{name}"]', *(f"{k} = {_toml_value(v)}" for k, v in settings.items())]

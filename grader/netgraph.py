@@ -14,7 +14,7 @@ The rules a graph must meet, each a :class:`NetworkRefused` with a message namin
 - **Bounded fixed values.** Buffers and constants (other than batch norm's statistics), the numbers written
   into the graph, and per parameter tensor its sizes and the two numbers :mod:`grader.netinit` keeps of its
   initial values are at most :data:`MAX_FIXED` in all: a network has no room for a table of digits
-  (grader/judge/testdigits.py draws the test digits from a far larger pool).
+  (course/robustness/testdigits.py draws the test digits from a far larger pool).
 - **The module's own function.** The rebuilt network must compute the logits the module computed on the
   export's probes at every size the judge uses (:meth:`GraphNet.verify`).
 
@@ -163,7 +163,7 @@ class GraphNet(nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.digest = ""  # the hash of the export it was rebuilt from (set by grader.judge.networks)
+        self.digest = ""  # the hash of the export it was rebuilt from (set by course.quadrant.networks)
         self.names = dict(names or {})  # tensor key -> the module's state-dict name
         self.untraced: dict[tuple[int, int], str] = {}  # (batch, size) -> why tracing failed there
         self.deadline: float | None = None  # time.monotonic() past which running it raises TooSlow

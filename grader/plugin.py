@@ -25,12 +25,20 @@ from typing import Any
 
 import pytest
 
-from grader import collector
-from grader.checks.registry import GRADED_LAST, TIER_CHOICES, HiddenTierMissing, check_paths, hidden_dir, spec_of
+from grader import collector, coursepkg
+from grader.checks.registry import (
+    TIER_CHOICES,
+    HiddenTierMissing,
+    check_paths,
+    graded_last,
+    hidden_dir,
+    import_check_file,
+    spec_of,
+)
 from grader.course import ConfigError, CourseConfig
 from grader.course import load as load_course
 from grader.device import device_problem
-from grader.judge import launch, networks
+from grader.judge import launch
 from grader.judge.faults import (
     GRADER_FAULT_EXIT,
     REFUSAL,
@@ -46,7 +54,7 @@ from grader.results import TAMPERING, CheckResult, GradeReport, write_json
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 PUBLIC_ONLY_NOTE = "public checks only: the final grade also runs hidden checks (the same functions, other inputs)"
-DATA_FIXTURES = ("digits", "pools")  # the checks that need MNIST
+DATA_FIXTURES = ("digits", "pools")  # the checks that need the course's data set
 REPORT_ORDER = pytest.StashKey[dict[str, int]]()  # check name -> its place in the reports (the files' order)
 GRADER_FAULT = "grader fault"  # the grader cannot grade at all (exit 3): never the student's 0
 
@@ -62,7 +70,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--submission", help="grade this folder of modules or zip (runs the cnn-grader checks)")
     group.addoption("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where to train networks")
     group.addoption("--seed", type=int, default=0, help="seed for generated inputs and training")
-    group.addoption("--data-root", default=None, help="folder holding MNIST/raw (default $CNN_GRADER_DATA)")
+    group.addoption(
+        "--data-root",
+        default=None,
+        help="folder holding the data set in torchvision's layout (default $CNN_GRADER_DATA)",
+    )
     group.addoption("--course-config", default=None, help="the course configuration (TOML, grader/course.py)")
     group.addoption("--check-timeout", type=float, default=None, help="seconds one request to the worker may take")
     group.addoption("--no-tamper-scan", action="store_true", help="test the defences beneath the scan; not for credit")
@@ -106,7 +118,8 @@ def grade_options(option: Callable[[str], Any], course: CourseConfig) -> GradeOp
         sandbox=option("sandbox"),
         use_cache=not option("no_cache"),
         whole=launch.whole_grading(option("keyword"), option("only")),
-        robustness=course.robustness,
+        settings=course.group_settings(),
+        dataset=course.dataset,
     )
 
 
@@ -157,7 +170,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Check names, their short names and group names become ``-k`` keywords; each group's hidden checks
     run right after its public ones, so every report lists a group in one piece, and the groups of
-    :data:`~grader.checks.registry.GRADED_LAST` run after the others (reports keep the files' order:
+    :func:`~grader.checks.registry.graded_last` run after the others (reports keep the files' order:
     :data:`REPORT_ORDER`). ``--only NAME`` keeps exactly the check or the group called NAME (``-k shapes``
     also matches ``quadrant/layer_shapes``)."""
     only = config.getoption("only", None)
@@ -180,7 +193,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     items.sort(key=order)
     config.stash[REPORT_ORDER] = {spec.name: i for i, item in enumerate(items) if (spec := spec_of(item))}
-    items.sort(key=lambda item: (s := spec_of(item)) is not None and s.name.split("/", 1)[0] in GRADED_LAST)
+    last = graded_last()
+    items.sort(key=lambda item: (s := spec_of(item)) is not None and s.name.split("/", 1)[0] in last)
 
 
 class SubmissionSession:
@@ -218,8 +232,17 @@ class SubmissionSession:
         before. A repeated grading's trained accuracies come from the cache, and importing what training needs
         would only slow its checks (0.5 s measured); a wrong guess costs that import when the training starts."""
         assert self.session is not None
-        # QuadrantNet: exported by every whole grading, so its stored export marks files graded before
-        return self.options.whole and not networks.stored(self.session, networks.QUADRANT_NET)
+        # the groups that train in the background (the manifest's graded_last) say, by their check file's
+        # ``will_train(grading)``, whether these files were graded before
+        if not self.options.whole:
+            return False
+        for group in coursepkg.current().groups:
+            if group.name in graded_last():
+                for path in group.checks:
+                    will_train = getattr(import_check_file(path), "will_train", None)
+                    if will_train is not None and will_train(self.session):
+                        return True
+        return False
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         if self.session is not None:
@@ -248,9 +271,9 @@ class SubmissionSession:
 
         try:
             if "digits" in needs:
-                load_digits(self.options.data_root)
+                load_digits(self.options.data_root, self.options.dataset)
             if "pools" in needs:
-                load_experiment(self.options.data_root)
+                load_experiment(self.options.data_root, self.options.dataset)
         except DataUnavailable as exc:  # the checks that need no data are graded; those that do are grader errors
             self.data_missing = f"the grader's data is missing. {exc}"
             sys.stderr.write(f"{GRADER_FAULT}: {self.data_missing}\n")
@@ -335,7 +358,8 @@ def digits(request: pytest.FixtureRequest, grading: GradingSession):
     _data_present(request.config)
     prepared = prepare_digits(grading)
     notes = _session_plugin(request.config).recorder.report.notes
-    if not any(note.startswith("MNIST") for note in notes):  # the robustness experiment's note says more
+    name = grading.options.dataset.name
+    if not any(note.startswith(name) for note in notes):  # the robustness experiment's note says more
         notes.append(prepared.split.source)
     return prepared
 
@@ -348,7 +372,8 @@ def pools(request: pytest.FixtureRequest, grading: GradingSession):
     _data_present(request.config)
     prepared = prepare_pools(grading)
     notes = _session_plugin(request.config).recorder.report.notes
-    notes[:] = [note for note in notes if not note.startswith("MNIST")] + [prepared.pools.source]
+    name = grading.options.dataset.name
+    notes[:] = [note for note in notes if not note.startswith(name)] + [prepared.pools.source]
     return prepared
 
 

@@ -11,7 +11,8 @@ import ast
 import inspect
 from pathlib import Path
 
-from grader.contract import MODULES, Exercise, Module
+from grader import contract
+from grader.contract import Exercise, Module
 
 _HEADER = '"""{doc}\n\nExercise module of cnn-grader: replace each ``raise NotImplementedError`` with your code.\n"""\n'
 
@@ -77,7 +78,7 @@ def render_module(module: Module) -> str:
 
 def render_all() -> dict[str, str]:
     """Map ``<module>.py`` to its stub source for every contract module."""
-    return {f"{m.name}.py": render_module(m) for m in MODULES}
+    return {f"{m.name}.py": render_module(m) for m in contract.MODULES}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from grader.checks.check_gradcam import ATOL, CamCase, cam_output, saliency_matches, student_cam
+from course.gradcam.check_gradcam import ATOL, CamCase, cam_output, saliency_matches, student_cam
+from course.vectors.generate import reference_cam, reference_saliency
 from grader.checks.registry import check
 from grader.judge import expect
 from grader.judge.session import GradingSession
-from grader.vectors.generate import reference_cam, reference_saliency
 
 UNSEEN_CASES = (
     # half-resolution map of an odd-sized input, argmax classes over a batch of five

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from grader.checks.check_quadrant import Row, compare_layers
+from course.quadrant.check_quadrant import Row, compare_layers
+from course.vectors.generate import reference_rows
 from grader.checks.registry import check
 from grader.judge.session import GradingSession
-from grader.vectors.generate import reference_rows
 
 WIDTHS = (1, 3)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from grader.checks.check_training import (
+from course.training.check_training import (
     ask_epoch,
     compare_history,
     compare_restored,
@@ -14,11 +14,11 @@ from grader.checks.check_training import (
     fit_call,
     fit_request,
 )
+from course.vectors import generate
 from grader.checks.registry import check
 from grader.judge import expect
 from grader.judge.faults import CheckFailure
 from grader.judge.session import GradingSession
-from grader.vectors import generate
 
 # the same questions in every grading at a seed: answered from the judge's cache after the first
 reference_epoch = generate.kept(generate.reference_epoch)

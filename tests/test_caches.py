@@ -11,12 +11,11 @@ import pytest
 from conftest import ROOT
 from hypothesis import strategies as st
 
-from grader.checks import check_quadrant
+from course.quadrant import check_quadrant, networks
+from course.vectors import generate
 from grader.checks.properties import drawn_cases
-from grader.judge import networks
 from grader.judge.obscache import ARRAY, ObservationCache
 from grader.judge.session import GradeOptions, GradingSession
-from grader.vectors import generate
 
 
 @pytest.fixture

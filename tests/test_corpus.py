@@ -23,7 +23,7 @@ from grader.batch import store
 from grader.batch.runner import run_batch
 from grader.batch.task import GradeSettings
 
-CHECKS_DIR = ROOT / "grader" / "checks"
+COURSE_DIR = ROOT / "course"
 HIDDEN_DIR = ROOT / "hidden_checks"
 FULL = os.environ.get("CNN_CORPUS_FULL") == "1"
 TRAINING_GROUP = "robustness"  # the only checks that train, and they use quadrant.py alone
@@ -33,7 +33,7 @@ BATCHED_GROUPS = ("shapes", "gradcam", "training")  # a module whose checks call
 def check_names() -> set[str]:
     """Every check name: the first argument of each ``@check(...)`` decorator of both tiers' check files."""
     names = set()
-    for path in sorted([*CHECKS_DIR.glob("check_*.py"), *HIDDEN_DIR.glob("hidden_*.py")]):
+    for path in sorted([*COURSE_DIR.glob("*/check_*.py"), *HIDDEN_DIR.glob("hidden_*.py")]):
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue

@@ -7,16 +7,16 @@ import json
 import subprocess
 import sys
 import zipfile
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, grade
 
+from course.robustness import check_robustness as rules
 from grader import course
 from grader.batch.summary import group_maxima
 from grader.batch.task import GradeSettings
-from grader.checks import check_robustness as rules
 from grader.checks.registry import CheckSpec
 from grader.report import gradescope
 from grader.results import CheckResult, GradeReport
@@ -32,13 +32,13 @@ def parse(text: str) -> course.CourseConfig:
 def test_no_file_and_an_empty_file_are_the_defaults() -> None:
     assert parse("") == course.CourseConfig(source="course.toml")
     assert course.load(None) == course.CourseConfig() or course.BESIDE_CHECKS.is_file()
-    defaults = course.Robustness()
+    defaults = rules.Robustness(**course.CourseConfig().group_settings()["robustness"])
     assert (defaults.learns_top_left, defaults.keeps_fraction, defaults.images) == (
         rules.LEARNS_TOP_LEFT,
         rules.KEEPS_FRACTION,
         rules.BUDGET.images,
     )
-    assert rules.BUDGET == rules.budget_of(course.Robustness())
+    assert rules.BUDGET == rules.budget_of(defaults)
 
 
 @pytest.mark.parametrize("section", sorted(course.SECTIONS))
@@ -49,6 +49,8 @@ def test_every_key_of_every_section_is_read(section: str) -> None:
         value = {bool: True, int: 3, float: 0.5, str: "hidden"}[type(default)]
         if section == "late" and f.name == "max_penalty":
             value = 0.5
+        if section == "data" and f.name == "set":
+            value = "fashion-mnist"  # one of the course's data sets
         config = parse(f"[{section}]\n{f.name} = {json.dumps(value)}\n")
         assert getattr(getattr(config, section), f.name) == value, (section, f.name)
 
@@ -113,17 +115,17 @@ def test_thresholds_outside_the_calibration_warn_and_name_the_bench() -> None:
 
 
 def test_robustness_rules_follow_the_configuration() -> None:
-    strict = course.Robustness(learns_top_left=0.9, margin=0.0, extra_seeds=0)
+    strict = replace(rules.DEFAULT, learns_top_left=0.9, margin=0.0, extra_seeds=0)
     runs = [rules.Run(0.85, 0.85, 1.0)]
     assert rules.verdicts_from_runs(runs, "robust")["robust_net_learns_top_left"] is True
     assert rules.verdicts_from_runs(runs, "robust", strict)["robust_net_learns_top_left"] is False
-    wide = course.Robustness(margin=0.2, extra_seeds=2)  # 0.75 lies within 0.2 of 0.60: two more runs decide
+    wide = replace(rules.DEFAULT, margin=0.2, extra_seeds=2)  # 0.75 lies within 0.2 of 0.60: two more runs decide
     assert rules.settle(
         rules.rules(wide)["robust_net_learns_top_left"][0],
         lambda n: [rules.Run(0.75, 0, 0), rules.Run(0.5, 0, 0), rules.Run(0.5, 0, 0)][:n],
         wide,
     )[:2] == (False, 0.5)
-    assert rules.budget_of(course.Robustness(images=19200), seed=7).images == 19200
+    assert rules.budget_of(replace(rules.DEFAULT, images=19200), seed=7).images == 19200
 
 
 def test_gradescope_visibility_per_check_and_for_the_hidden_tier() -> None:
@@ -220,7 +222,7 @@ def test_timeouts_reach_the_grading_and_the_command_line_wins() -> None:
     options = grade_options(given.get, config)
     assert (options.timeout, options.train_timeout, options.cell_timeout, options.notebook_timeout) == (7, 120, 9, 60)
     assert (options.check_budget, options.grading_budget) == (30, 100.0), "--grading-budget 100 wins over 600"
-    assert options.robustness.images == 19200
+    assert options.settings["robustness"]["images"] == 19200
     defaults = grade_options({**given, "grading_budget": None}.get, course.CourseConfig())
     assert (defaults.timeout, defaults.check_budget, defaults.grading_budget) == (20, 90, 1200)
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from idioms import IDIOMS, Idiom
 
-from grader.judge.networks import OTHER_SIZES
+from course.quadrant.networks import OTHER_SIZES
 from grader.netexport import NetworkRefused, export_network, probe
 from grader.netgraph import MAX_FIXED, GraphNet
 

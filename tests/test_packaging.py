@@ -32,7 +32,14 @@ from grader.checks.registry import check_paths
 from grader.data import cache_dir
 from grader.packaging.gradescope import build_autograder
 from grader.packaging.release import build_release
-from grader.packaging.sources import GRADER_DIR, INSTRUCTOR_ONLY, package_files, torch_pins
+from grader.packaging.sources import (
+    COURSE_INSTRUCTOR_ONLY,
+    GRADER_DIR,
+    INSTRUCTOR_ONLY,
+    course_dir,
+    package_files,
+    torch_pins,
+)
 from grader.report import classroom
 
 HIDDEN_DIR = ROOT / "hidden_checks"
@@ -43,7 +50,7 @@ COURSE_FILES = {"shapes.py", "quadrant.py", "gradcam.py", "training.py", "cnn_ex
 def declared_checks() -> dict[str, tuple[float, str, Path]]:
     """Every ``@check(name, points, ..., tier=...)`` of both tiers' files: name -> (points, tier, file)."""
     found = {}
-    for path in [*(ROOT / "grader" / "checks").glob("check_*.py"), *HIDDEN_DIR.glob("hidden_*.py")]:
+    for path in [*(ROOT / "course").glob("*/check_*.py"), *HIDDEN_DIR.glob("hidden_*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             for decorator in getattr(node, "decorator_list", []):
                 if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", None) == "check":
@@ -104,7 +111,11 @@ def _texts(folder: Path) -> dict[Path, str]:
 def _secret_lines() -> set[str]:
     """Lines of the secret folders that no public source holds (so finding one means it leaked)."""
     public = set()
-    for path in [*package_files(GRADER_DIR, INSTRUCTOR_ONLY).values(), *(ROOT / "exercises").iterdir()]:
+    shipped = [
+        *package_files(GRADER_DIR, INSTRUCTOR_ONLY).values(),
+        *package_files(course_dir(), COURSE_INSTRUCTOR_ONLY).values(),
+    ]
+    for path in [*shipped, *(ROOT / "exercises").iterdir()]:
         if path.suffix in (".py", ".ipynb"):
             public |= {line.strip() for line in path.read_text().splitlines()}
     secret = set()
@@ -137,6 +148,9 @@ def test_bundle_holds_the_course(bundle: Path) -> None:
     assert "cnn_grader_submission = exercises" in (bundle / "pytest.ini").read_text()
     for item in INSTRUCTOR_ONLY:
         assert not (bundle / "grader" / item).exists(), item
+    for item in COURSE_INSTRUCTOR_ONLY:
+        assert not (bundle / "course" / item).exists(), item
+    assert (bundle / "course" / "course.toml").is_file()
     with pytest.raises(FileExistsError):
         build_release(bundle)
 
@@ -171,7 +185,7 @@ def test_bundle_holds_no_solution_reference_or_hidden_check(bundle: Path) -> Non
     assert arrays and strings
     for needle in strings:
         assert not [path for path, text in texts.items() if needle in text], needle
-    with np.load(bundle / "grader" / "vectors" / "arrays.npz", allow_pickle=False) as stored:
+    with np.load(bundle / "course" / "vectors" / "arrays.npz", allow_pickle=False) as stored:
         for key in stored.files:
             for secret in arrays:
                 same = stored[key].shape == secret.shape and np.allclose(stored[key], secret, atol=1e-6)
@@ -245,7 +259,7 @@ def test_autograder_zip_installs_offline_with_every_tier(autograder: Path, tmp_p
     assert torch_pins() and torch_pins() in (autograder / "setup.sh").read_text()
     python = offline_venv(tmp_path, autograder / "grader-src")
     probe = (
-        "from grader.checks.registry import check_paths; from grader import vectors; import reference;"
+        "from grader.checks.registry import check_paths; from course import vectors; import reference;"
         "from grader.packaging.sources import render; render('run_autograder');"
         "print(len(check_paths('all')) - len(check_paths('public')), len(vectors.tables()))"
     )

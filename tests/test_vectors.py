@@ -1,7 +1,7 @@
-"""The stored test vectors (grader/vectors) are what reference/ computes today, and nothing else.
+"""The stored test vectors (course/vectors) are what reference/ computes today, and nothing else.
 
 Public checks compare with these files instead of importing reference/ (the student bundle has none). If
-the reference, a check's inputs or a test model changes, this fails: run ``python -m grader.vectors``.
+the reference, a check's inputs or a test model changes, this fails: run ``python -m course.vectors``.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import json
 
 import numpy as np
 
-from grader import vectors
-from grader.vectors.generate import build, encode
+from course import vectors
+from course.vectors.generate import build, encode
 
 
 def _same(stored: object, fresh: object) -> bool:
@@ -37,13 +37,13 @@ def test_stored_vectors_match_the_reference() -> None:
         for key in fresh_tables.keys() | vectors.tables().keys()
         if not _same(vectors.tables().get(key), fresh_tables.get(key))
     }
-    assert not stale, f"stale tables {sorted(stale)}: run python -m grader.vectors"
-    assert vectors.arrays().keys() == arrays.keys(), "run python -m grader.vectors"
+    assert not stale, f"stale tables {sorted(stale)}: run python -m course.vectors"
+    assert vectors.arrays().keys() == arrays.keys(), "run python -m course.vectors"
     for key, fresh in arrays.items():
         stored = vectors.array(key)
         assert stored.dtype == fresh.dtype and stored.shape == fresh.shape, key
         # the checks' own tolerance: training with batch norm varies by a few 1e-6 between processes
-        assert np.allclose(stored, fresh, rtol=1e-5, atol=1e-5), f"{key} drifted: run python -m grader.vectors"
+        assert np.allclose(stored, fresh, rtol=1e-5, atol=1e-5), f"{key} drifted: run python -m course.vectors"
 
 
 def test_every_stored_array_is_plain_numeric_data() -> None:
@@ -53,12 +53,12 @@ def test_every_stored_array_is_plain_numeric_data() -> None:
 
 
 def test_stored_pictures_are_the_references_maps_of_their_digits() -> None:
-    """The feedback's Grad-CAM pictures (grader/vectors/pictures.py): the reference on the stored network and
+    """The feedback's Grad-CAM pictures (course/vectors/pictures.py): the reference on the stored network and
     digits gives the stored maps, each peaking in its digit's corner."""
-    from grader.vectors import pictures
+    from course.vectors import pictures
 
     stored = vectors.picture_arrays()
-    assert stored, "run python -m grader.vectors.pictures"
+    assert stored, "run python -m course.vectors.pictures"
     assert np.allclose(pictures.reference_maps(stored), stored["expected"], rtol=1e-5, atol=1e-5)
     peaks = [np.unravel_index(m.argmax(), m.shape) for m in stored["expected"]]
     corners = [(row >= 28) * 2 + (col >= 28) for row, col in peaks]

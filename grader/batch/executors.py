@@ -46,7 +46,7 @@ class LocalExecutor:
         self.description = f"{self.jobs} at a time on this machine"
 
     def prepare(self) -> list[str]:
-        return [warm.warm(self.settings.data_root)]
+        return [warm.warm(self.settings.data_root, self.settings.course().dataset)]
 
     def grade(self, entries: list[Entry]) -> Iterator[tuple[Entry, Outcome]]:
         pool = ThreadPoolExecutor(self.jobs)
@@ -81,7 +81,12 @@ class DaskExecutor:
         self._futures: list = []
 
     def prepare(self) -> list[str]:
-        return [f"{host}: {line}" for host, line in self.client.run(warm.warm, self.settings.data_root).items()]
+        return [
+            f"{host}: {line}"
+            for host, line in self.client.run(
+                warm.warm, self.settings.data_root, self.settings.course().dataset
+            ).items()
+        ]
 
     def grade(self, entries: list[Entry]) -> Iterator[tuple[Entry, Outcome]]:
         from distributed import as_completed as dask_completed

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from grader.data import DataUnavailable
-from grader.judge.trained import prepare_shared
+from course.gradcam.trained import prepare_shared
+from grader.data import DataSet, DataUnavailable
 
 
-def warm(data_root: str | None) -> str:
-    """Decompress MNIST into the cache and train the grader's own Grad-CAM model once (both cached on disk).
+def warm(data_root: str | None, dataset: DataSet | None = None) -> str:
+    """Decompress the data set into the cache and train the grader's own Grad-CAM model once (both cached on disk).
 
     Without this, parallel gradings would each train the same model at the same time. Returns a line for
     the log; missing data is reported, not raised (each grading then says so in its own results).
     """
     try:
-        split = prepare_shared(data_root)
+        split = prepare_shared(data_root, dataset)
     except DataUnavailable as exc:
         return f"no data prepared: {exc}"
     return f"data and reference model ready ({split.source})"

@@ -86,8 +86,11 @@ BATCH_TIMEOUT = 5.0  # s for all of a property's calls at once; slower code is a
 
 
 def _checks_digest() -> str:
-    """The checks' sources: a strategy built from a named function changes its cases, not its description."""
-    return sources_digest(*sorted(Path(__file__).parent.glob("*.py")))
+    """The checks' sources (the engine's helpers and the course's check files): a strategy built from a named
+    function changes its cases, not its description."""
+    from grader import coursepkg
+
+    return sources_digest(*sorted(Path(__file__).parent.glob("*.py")), *coursepkg.current().check_files())
 
 
 def drawn_cases(strategy: st.SearchStrategy[Any], seed: int = 0) -> list[Any]:

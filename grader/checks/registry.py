@@ -1,12 +1,14 @@
 """The ``@check`` decorator: a pytest test becomes a graded check with a name, points, a hint and a tier.
 
-Two tiers: ``public`` checks live in ``grader/checks/check_*.py`` and ship to students; ``hidden`` checks
-live in the top-level package ``hidden_checks`` (``hidden_*.py``), installed only with the instructor's
-grader, and report their name and result only. :func:`check_paths` says which files a grading runs.
+Two tiers: ``public`` checks live in the course's group folders (``course/<group>/check_<group>.py``) and ship
+to students; ``hidden`` checks live in the instructor-only package the course's manifest names
+(``hidden_checks/hidden_<group>.py``), installed only with the instructor's grader, and report their name and
+result only. :func:`check_paths` says which files a grading runs, in the course's group order.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,21 +17,18 @@ from typing import Any
 
 import pytest
 
-CHECKS_DIR = Path(__file__).parent
-CHECK_FILES = (
-    "check_shapes.py",
-    "check_quadrant.py",
-    "check_robustness.py",
-    "check_gradcam.py",
-    "check_training.py",
-)
-# Groups graded after all others: their networks start training before the first check (a check module's
-# ``prefetch(grading)``, called by the plugin) and train while the other groups are graded. Reports still list
-# the groups in the order of CHECK_FILES.
-GRADED_LAST = ("robustness",)
+CHECKS_DIR = Path(__file__).parent  # the engine's pytest.ini lives here
 TIERS = ("public", "hidden")
-HIDDEN_PACKAGE = "hidden_checks"
 TIER_CHOICES = ("public", "all")
+
+
+def graded_last() -> tuple[str, ...]:
+    """Groups graded after all others: their networks start training before the first check (a check module's
+    ``prefetch(grading)``, called by the plugin) and train while the other groups are graded. Reports still list
+    the groups in the course's order."""
+    from grader import coursepkg
+
+    return coursepkg.current().graded_last
 
 
 class HiddenTierMissing(LookupError):
@@ -38,7 +37,10 @@ class HiddenTierMissing(LookupError):
 
 def hidden_dir() -> Path | None:
     """The folder of the installed hidden checks, or None where they are not installed."""
-    spec = importlib.util.find_spec(HIDDEN_PACKAGE)
+    from grader import coursepkg
+
+    package = coursepkg.current().hidden_package
+    spec = importlib.util.find_spec(package) if package else None
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations)))
@@ -49,15 +51,18 @@ def check_paths(tiers: str | None = None) -> list[Path]:
 
     Raises :class:`HiddenTierMissing` for ``all`` without the hidden checks.
     """
-    paths = [CHECKS_DIR / name for name in CHECK_FILES]
+    from grader import coursepkg
+
+    course = coursepkg.current()
+    paths = course.check_files()
     if tiers == "public":
         return paths
     hidden = hidden_dir()
     if hidden is None:
         if tiers == "all":
-            raise HiddenTierMissing(f"the hidden checks (package {HIDDEN_PACKAGE!r}) are not installed here")
+            raise HiddenTierMissing(f"the hidden checks (package {course.hidden_package!r}) are not installed here")
         return paths
-    return paths + sorted(hidden.glob("hidden_*.py"))
+    return paths + course.hidden_files(hidden)
 
 
 EVIDENCE = ("worker", "judge")
@@ -104,13 +109,18 @@ def all_specs(tiers: str | None = None) -> list[CheckSpec]:
 
     Imports the check modules: judge side only.
     """
-    import importlib
     import inspect
 
     specs = []
     for path in check_paths(tiers):
-        package = "grader.checks" if path.parent == CHECKS_DIR else HIDDEN_PACKAGE
-        module = importlib.import_module(f"{package}.{path.stem}")
+        module = import_check_file(path)
         for _, fn in inspect.getmembers(module, inspect.isfunction):
             specs += [mark.args[0] for mark in getattr(fn, "pytestmark", []) if mark.name == "cnn_check"]
     return specs
+
+
+def import_check_file(path: Path) -> Any:
+    """Import a check file as pytest's default import mode would (:func:`grader.coursepkg.import_course_file`)."""
+    from grader import coursepkg
+
+    return coursepkg.import_course_file(path)

@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import coursepkg
 from grader.judge import cpugroup, sandbox
 from grader.judge.cpugroup import CpuGroup
 from grader.judge.sandbox import Limits
@@ -61,6 +62,7 @@ def worker_env(home: Path, networks: bool = False) -> dict[str, str]:
         CNN_GRADER_GRADING="1",  # lets a notebook skip its own long training
         CNN_GRADER_AUDIT_FD=AUDIT_FD,  # the audit pipe's number, filled in at each start (grader/worker/audit.py)
     )
+    env[coursepkg.COURSE_ENV] = str(coursepkg.course_root())  # the course's contract, read-only in the sandbox
     # OpenMP threads that spin while waiting made two trainings on a busy machine 25x slower; passive
     # waits cost about 30% on a quiet one (docs/performance.md).
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")

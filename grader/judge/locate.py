@@ -30,7 +30,6 @@ from pathlib import PurePosixPath
 from typing import Literal
 
 from grader import contract
-from grader.contract import MODULES
 from grader.judge.contained import ContainedFiles, read_contained
 
 NOTEBOOK_NAME = "cnn_exercises.ipynb"
@@ -305,7 +304,10 @@ def plan(tree: ContainedFiles) -> Plan:
         found = sorted(tree.files)
         listing = ", ".join(found[:8]) + (f" and {len(found) - 8} more" if len(found) > 8 else "")
         why = f"found {listing}" if found else "the submission is empty"
-        sources = {m.name: Source(m.name, "missing", why=f"the submission has no {m.name}.py ({why})") for m in MODULES}
+        sources = {
+            m.name: Source(m.name, "missing", why=f"the submission has no {m.name}.py ({why})")
+            for m in contract.MODULES
+        }
         return Plan("", sources, notes=[f"no exercise module or notebook found ({why})"])
 
     def rank(item: tuple[_Folder, Plan]) -> tuple:

@@ -112,9 +112,12 @@ def _ancestors(path: Path) -> list[Path]:
 
 
 def _readonly_roots() -> list[Path]:
-    """The Python installation and the worker's package, nothing else of the grader's tree."""
+    """The Python installation, the worker's package and the course's folder (its contract: public, as the
+    checks are), nothing else of the grader's tree."""
+    from grader import coursepkg
+
     package = Path(grader.__file__).resolve().parent
-    roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), package}
+    roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), package, coursepkg.course_root()}
     return sorted(r for r in roots if not r.is_relative_to("/usr"))
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from grader import contract
-from grader.course import Robustness, Timeouts
+from grader.course import CourseConfig, Timeouts
+from grader.data import DataSet
 from grader.judge import cpugroup, launch, sandbox, tamper
 from grader.judge import submission as submission_files
 from grader.judge.evidence import Evidence
@@ -52,7 +53,9 @@ class GradeOptions:
     grading_budget: float = Timeouts.grading_budget  # seconds for one whole grading, training included
     tamper_scan: bool = True  # off only to test the defences beneath it (tests/test_redteam.py)
     whole: bool = True  # every check runs (no -k, no --only): the worker preloads what networks need
-    robustness: Robustness = field(default_factory=Robustness)  # the course's budget and thresholds
+    # the course's groups' settings (budgets, thresholds) and data set, as the course configuration gives them
+    settings: dict[str, dict[str, Any]] = field(default_factory=lambda: CourseConfig().group_settings())
+    dataset: DataSet = field(default_factory=lambda: CourseConfig().dataset)
 
 
 @dataclass

@@ -28,12 +28,20 @@ from typing import Any
 # top-level packages of the grader that the worker can import -> what they are
 GRADER_PACKAGES = {
     "grader": "the grader's own code",
+    "course": "the grader's course code",
     "reference": "the grader's reference solutions",
     "hidden_checks": "the grader's hidden checks",
 }
-# what a submission may use of the grader: the exercise contract, grader.quadrants and grader.data (the course
-# notebook pastes digits and loads MNIST with them) and grader.check (runs the checks from a notebook)
-ALLOWED_GRADER = ("grader.quadrants", "grader.contract", "grader.data", "grader.check")
+# what a submission may use of the grader: the exercise contract, grader.data (the course notebook loads its data
+# set with it) and grader.check (runs the checks from a notebook); a course adds its own helpers (the manifest's
+# student_imports: the CNN course's notebook pastes digits on a canvas with grader.quadrants)
+ENGINE_ALLOWED = ("grader.contract", "grader.data", "grader.check")
+
+
+def allowed_imports() -> tuple[str, ...]:
+    from grader import coursepkg
+
+    return (*ENGINE_ALLOWED, *coursepkg.current().student_imports)
 FORBIDDEN_IMPORTS = {
     "ctypes": "reads and writes the process's memory",
     "_ctypes": "reads and writes the process's memory",
@@ -268,7 +276,7 @@ class _Scanner:
     @staticmethod
     def allowed_grader(qualified: str, *, bare: bool) -> bool:
         return (bare and qualified == "grader") or any(
-            qualified == allowed or qualified.startswith(allowed + ".") for allowed in ALLOWED_GRADER
+            qualified == allowed or qualified.startswith(allowed + ".") for allowed in allowed_imports()
         )
 
     # --- uses ------------------------------------------------------------------------------------------

@@ -82,10 +82,11 @@ def failure(proc: subprocess.CompletedProcess) -> str:
 
 
 def prepare() -> None:
-    """Load (downloading if need be) the quadrant digits and train the Grad-CAM peak check's model."""
-    from grader.judge.trained import prepare_shared
+    """Load (downloading if need be) the course's data set and train the Grad-CAM peak check's model."""
+    from course.gradcam.trained import prepare_shared
+    from grader import course
 
-    split = prepare_shared()
+    split = prepare_shared(dataset=course.load().dataset)
     print(f"prepared: {split.source}")
 
 

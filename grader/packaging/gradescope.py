@@ -1,7 +1,7 @@
 """``cnn-grader gradescope ZIP``: a Gradescope autograder that grades with every tier.
 
 The zip holds ``setup.sh`` and ``run_autograder`` (templates in ``templates/``) and ``grader-src/``: the
-full grader (``grader``, ``reference``, ``hidden_checks``) with a ``pyproject.toml``, which ``setup.sh``
+full grader (``grader``, ``course``, ``reference``, ``hidden_checks``) with a ``pyproject.toml``, which ``setup.sh``
 installs with torch (CPU) and MNIST. ``run_autograder`` runs :mod:`grader.packaging.autograder`.
 """
 
@@ -14,6 +14,7 @@ from grader.packaging.sources import (
     COURSE_FILE,
     GRADER_DIR,
     PUBLIC_PACKAGE_DATA,
+    course_dir,
     package_dir,
     package_files,
     pyproject,
@@ -22,7 +23,7 @@ from grader.packaging.sources import (
 )
 
 DESCRIPTION = "The CNN course's grader with every tier (Gradescope autograder)"
-PACKAGES = ("grader", "reference", "hidden_checks")
+PACKAGES = ("grader", "course", "reference", "hidden_checks")
 EXECUTABLE = 0o100755 << 16  # a regular file, rwxr-xr-x, in a zip entry's external attributes
 REGULAR = 0o100644 << 16
 
@@ -39,7 +40,8 @@ def build_autograder(zip_path: Path, course_config: str | None = None) -> Path:
 
     ``course_config`` (a course configuration's text) goes beside the checks, where the grading finds it.
     """
-    roots = {name: GRADER_DIR if name == "grader" else package_dir(name) for name in PACKAGES}
+    roots = {name: GRADER_DIR if name == "grader" else package_dir(name) for name in PACKAGES if name != "course"}
+    roots["course"] = course_dir()
     zip_path = Path(zip_path)
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path, "w") as archive:

@@ -14,10 +14,12 @@ from pathlib import Path
 from grader import notebookgen, stubgen
 from grader.packaging.sources import (
     COURSE_FILE,
+    COURSE_INSTRUCTOR_ONLY,
     GRADER_DIR,
     INSTRUCTOR_ONLY,
     PUBLIC_PACKAGE_DATA,
     copy_package,
+    course_dir,
     pyproject,
     render,
     torch_pins,
@@ -30,7 +32,7 @@ def bundle_files() -> dict[str, str]:
     """Relative path -> text of every file the bundle holds besides the grader package."""
     files = {f"exercises/{name}": text for name, text in stubgen.render_all().items()}
     files[f"exercises/{notebookgen.NOTEBOOK_NAME}"] = notebookgen.rendered_text("exercises")
-    files["pyproject.toml"] = pyproject(DESCRIPTION, ("grader*",), PUBLIC_PACKAGE_DATA)
+    files["pyproject.toml"] = pyproject(DESCRIPTION, ("grader*", "course*"), PUBLIC_PACKAGE_DATA)
     files["pytest.ini"] = render("pytest.ini")
     files["README.md"] = render("README-students.md", TORCH_PINS=torch_pins())
     files[".gitignore"] = render("gitignore")
@@ -45,6 +47,7 @@ def build_release(out: Path, course_config: str | None = None) -> Path:
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty; the bundle goes into a new or empty folder")
     copy_package(GRADER_DIR, out / "grader", exclude=INSTRUCTOR_ONLY)
+    copy_package(course_dir(), out / "course", exclude=COURSE_INSTRUCTOR_ONLY)
     for relative, text in bundle_files().items():
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
         (out / relative).write_text(text)

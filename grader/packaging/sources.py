@@ -1,7 +1,7 @@
 """What the packages are made of: the installed grader's files, its requirements, and the templates.
 
-Everything is read from the installed packages (``grader``, ``reference``, ``hidden_checks``) and their
-metadata, so the packages can be built from a checkout or from any installation of the full grader.
+Everything is read from the installed packages (``grader``, ``course``, ``reference``, ``hidden_checks``) and
+their metadata, so the packages can be built from a checkout or from any installation of the full grader.
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ DISTRIBUTION = "cnn-grader"
 GRADER_DIR = Path(grader.__file__).resolve().parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Parts of the grader package that only instructors need: they import reference/ or build the packages.
-INSTRUCTOR_ONLY = ("packaging", "batch", "vectors/generate.py", "vectors/__main__.py")
-PUBLIC_PACKAGE_DATA = ("py.typed", "checks/pytest.ini", "checks/course.toml", "vectors/*.json", "vectors/*.npz")
+INSTRUCTOR_ONLY = ("packaging", "batch")
+# Parts of the course that only instructors need: they import reference/ to compute the stored values.
+COURSE_INSTRUCTOR_ONLY = ("vectors/generate.py", "vectors/__main__.py")
+PUBLIC_PACKAGE_DATA = ("py.typed", "checks/pytest.ini", "checks/course.toml")
 COURSE_FILE = "grader/checks/course.toml"  # where a bundle or an autograder carries the course configuration
+COURSE_DATA = ("*.toml", "*/*.json", "*/*.npz", "*/*.md")  # the course package's files that are not Python
 PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 
 
@@ -30,6 +33,13 @@ def package_dir(name: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise LookupError(f"the package {name!r} is not installed here: build this from the instructor's grader")
     return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+def course_dir() -> Path:
+    """The folder of the course being packaged (its manifest's: grader/coursepkg.py)."""
+    from grader import coursepkg
+
+    return coursepkg.course_root()
 
 
 def package_files(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, Path]:
@@ -88,4 +98,5 @@ def pyproject(description: str, packages: tuple[str, ...], package_data: tuple[s
         DEPENDENCIES="".join(f'    "{r}",\n' for r in requirements()).rstrip("\n"),
         PACKAGES=strings(packages),
         PACKAGE_DATA=strings(package_data),
+        COURSE_DATA=strings(COURSE_DATA),
     )

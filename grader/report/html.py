@@ -18,6 +18,7 @@ from grader.judge.evidence import Evidence
 from grader.report.overlay import overlay_png
 from grader.results import CheckResult, GradeReport
 
+FEEDBACK = "feedback.py"  # a course group's panels on the feedback page
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 980px; margin: 1.5em auto; padding: 0 1em; color: #222;
        overflow-wrap: anywhere; }
@@ -58,8 +59,9 @@ def image(png: bytes, alt: str) -> str:
     return f"<img src='data:image/png;base64,{data}' alt='{escape(alt, quote=True)}'>"
 
 
-def confusion_table(caption: str, matrix: np.ndarray) -> str:
-    """A confusion matrix as a table (rows: true digit, columns: predicted), cells shaded by their count.
+def confusion_table(caption: str, matrix: np.ndarray, item: str = "digit") -> str:
+    """A confusion matrix as a table (rows: the true class of an ``item``, columns: predicted), cells shaded by
+    their count.
 
     A table, not a picture: the counts can be read, copied and reached by a screen reader, and it costs
     nothing to draw (matplotlib took about 0.45 s for two annotated heat maps).
@@ -77,18 +79,20 @@ def confusion_table(caption: str, matrix: np.ndarray) -> str:
         rows.append(f"<tr><th scope='row'>{row}</th>{''.join(cells)}</tr>")
     return (
         f"<table class='confusion'><caption>{escape(caption)}</caption>"
-        f"<tr><th scope='col'>true digit</th>{head}</tr>{''.join(rows)}</table>"
+        f"<tr><th scope='col'>true {escape(item)}</th>{head}</tr>{''.join(rows)}</table>"
     )
 
 
-def gradcam_table(images: np.ndarray, student: np.ndarray, reference: np.ndarray, labels: list[int]) -> str:
-    """The student's Grad-CAM maps over the digits (first row) above the reference's (second row), one column
-    per digit, as a table of small pictures whose headers name the digit and the row."""
-    head = "".join(f"<th scope='col'>digit {int(label)}</th>" for label in labels)
+def gradcam_table(
+    images: np.ndarray, student: np.ndarray, reference: np.ndarray, labels: list[int], item: str = "digit"
+) -> str:
+    """The student's heat maps (Grad-CAM) over the images (first row) above the reference's (second row), one
+    column per image, as a table of small pictures whose headers name the image's class and the row."""
+    head = "".join(f"<th scope='col'>{escape(item)} {int(label)}</th>" for label in labels)
     rows = []
     for title, maps in (("yours", student), ("reference", reference)):
         cells = "".join(
-            f"<td>{image(overlay_png(images[i], maps[i]), f'{title}: Grad-CAM of digit {int(labels[i])}')}</td>"
+            f"<td>{image(overlay_png(images[i], maps[i]), f'{title}: Grad-CAM of {item} {int(labels[i])}')}</td>"
             for i in range(len(labels))
         )
         rows.append(f"<tr><th scope='row'>{title}</th>{cells}</tr>")
@@ -145,31 +149,22 @@ def _public(report: GradeReport, check: str) -> bool:
 
 
 def pictures(report: GradeReport, evidence: Evidence) -> dict[str, list[str]]:
-    """The figures (HTML tables, some of small pictures) per check group, from the evidence of public checks only."""
+    """The figures (HTML, some of small pictures) per check group, from the evidence of public checks only.
+
+    Each course group draws its own: ``<group>/feedback.py``'s ``panels(shown)`` takes the records of public
+    checks (:class:`grader.judge.evidence.Evidence`) and returns HTML blocks built with this module's widgets.
+    """
+    from grader import coursepkg
+
     shown = {name: r for name, r in evidence.records.items() if _public(report, r.check)}
     out: dict[str, list[str]] = {}
-    if "gradcam:digits" in shown:
-        cam = shown["gradcam:digits"].arrays
-        out.setdefault("gradcam", []).append(
-            "<p>Grad-CAM (target: the true digit) of a small CNN trained on quadrant digits, on six test digits "
-            "shipped with the course: yours on top, the reference's below.</p>"
-            + gradcam_table(cam["images"], cam["student"], cam["reference"], cam["labels"].tolist())
-        )
-    nets = {name.split(":", 1)[1]: r.arrays for name, r in shown.items() if name.startswith("robustness:")}
-    if nets:
-        accuracies = accuracy_table({n: (float(a["top_left"]), float(a["bottom_right"])) for n, a in nets.items()})
-        learns = float(next(iter(nets.values()))["learns"])  # the course's bar, the same for both networks
-        matrices = "".join(
-            confusion_table(f"{n}: bottom-right digits", a["confusion_bottom_right"]) for n, a in nets.items()
-        )
-        out.setdefault("robustness", []).extend(
-            [
-                "<p>Your networks, trained by the grader on top-left digits only, tested on both corners "
-                f"(a network must reach {learns:.2f} top-left; its checks above say whether it did).</p>" + accuracies,
-                "<p>Where they go wrong on bottom-right digits (rows: the true digit, columns: the prediction):</p>"
-                f"<div class='matrices'>{matrices}</div>",
-            ]
-        )
+    if not shown:
+        return out
+    for group in coursepkg.current().groups:
+        if (group.folder / FEEDBACK).is_file():
+            blocks = coursepkg.import_course_file(group.folder / FEEDBACK).panels(shown)
+            if blocks:
+                out[group.name] = list(blocks)
     return out
 
 

@@ -93,10 +93,12 @@ def trusted_roots(submission: str | None = None) -> tuple[str, ...]:
     modules already in ``sys.modules`` were loaded from.
     """
     import grader
+    from grader import coursepkg
 
     roots = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
     roots.update(site.getsitepackages())
     roots.add(str(Path(grader.__file__).resolve().parent))
+    roots.add(str(coursepkg.course_root()))  # the course's own code (its worker operations): trusted as the grader
     entries = [os.path.realpath(e) for e in sys.path if e and os.path.isabs(e) and os.path.isdir(e)]
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)

@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
-from grader import contract, testmodels
+from grader import contract, coursepkg
 from grader.netexport import NetworkRefused, export_network
-from grader.worker import sideeffects, submission
+from grader.worker import submission
 from grader.worker.observe import observe
 
 OPS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+COURSE_OPS = "ops.py"  # a course group's worker operations (registered with @op when imported)
 
 
 def op(fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -106,9 +106,22 @@ def op_load(request: dict[str, Any]) -> dict[str, Any]:
     return {"present": sorted(signatures), "signatures": signatures}
 
 
+def arguments(target: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` as the student's function takes them: an array for a parameter the contract annotates as a
+    ``Tensor`` becomes a tensor (the protocol carries numpy arrays only)."""
+    annotations = {p.name: p.annotation or "" for p in contract.exercise(target).params}
+    return {
+        key: torch.from_numpy(np.array(value))
+        if isinstance(value, np.ndarray) and "Tensor" in annotations.get(key, "")
+        else value
+        for key, value in kwargs.items()
+    }
+
+
 @op
 def op_call(request: dict[str, Any]) -> dict[str, Any]:
-    return {"result": observe(resolve(request["target"])(**request.get("kwargs", {})))}
+    target = request["target"]
+    return {"result": observe(resolve(target)(**arguments(target, request.get("kwargs", {}))))}
 
 
 @op
@@ -120,17 +133,10 @@ def op_call_many(request: dict[str, Any]) -> dict[str, Any]:
         torch.set_default_dtype(torch.float32)  # as the worker resets between requests
         torch.set_grad_enabled(True)
         try:
-            replies.append({"ok": True, "result": observe(fn(**kwargs))})
+            replies.append({"ok": True, "result": observe(fn(**arguments(request["target"], kwargs)))})
         except BaseException as exc:  # noqa: BLE001 - reported per call, as op_call's are
             replies.append({"ok": False, "error": describe_exception(exc)})
     return {"replies": replies}
-
-
-@op
-def op_count_parameters(request: dict[str, Any]) -> dict[str, Any]:
-    model = testmodels.build(request["model"])
-    fn = resolve("shapes.count_parameters")
-    return {"result": observe(fn(model, trainable_only=request["trainable_only"]))}
 
 
 def _construct(target: str, init: dict[str, Any], seed: int) -> nn.Module:
@@ -156,111 +162,11 @@ def op_export(request: dict[str, Any]) -> dict[str, Any]:
         return {"refused": redact(str(exc))}
 
 
-def _model(request: dict[str, Any]) -> nn.Module:
-    model = testmodels.build(request["model"])
-    if "weights" in request:
-        testmodels.load_arrays(model, request["weights"])
-    return model
+def load_course_ops() -> None:
+    """Register the operations the course's groups need (``<group>/ops.py``, each op decorated with :func:`op`).
 
-
-def _target_class(value: Any, form: str) -> Any:
-    if form == "none" or value is None:
-        return None
-    if form == "tensor":
-        return torch.as_tensor(value, dtype=torch.long)
-    return int(value)
-
-
-@op
-def op_explain(request: dict[str, Any]) -> dict[str, Any]:
-    """Run grad_cam, saliency_map or activations on a test model; report the output and side effects.
-
-    An exception from the student function is reported (``raised``) rather than propagated, so the
-    side effects of the error path can be observed too.
+    Course code is trusted: the worker imports it before the audit hook is installed and before any student code.
     """
-    model = _model(request)
-    if request.get("mixed_modes"):
-        sideeffects.set_mixed_modes(model)
-    else:
-        model.train(request.get("mode") == "train")
-    if request.get("preset_grads"):
-        sideeffects.preset_grads(model)
-    x = torch.from_numpy(np.asarray(request["x"], dtype=np.float32).copy())
-    x_before = x.clone()
-    fn = resolve(request["target"])
-    kwargs: dict[str, Any] = {}
-    if request["target"] == "gradcam.grad_cam":
-        kwargs["target_layer"] = model.get_submodule(request["target_layer"])
-    if request["target"] == "gradcam.activations":
-        kwargs["layers"] = [model.get_submodule(name) for name in request["layers"]]
-    else:
-        kwargs["target_class"] = _target_class(request.get("target_class"), request.get("class_as", "int"))
-    before = sideeffects.snapshot(model)
-    raised = None
-    result = None
-    try:
-        result = observe(fn(model, x, **kwargs))
-    except Exception as exc:  # noqa: BLE001 - reported as an observation
-        raised = describe_exception(exc)
-    return {
-        "result": result,
-        "raised": raised,
-        "changes": sideeffects.changes(before, sideeffects.snapshot(model)),
-        "input_modified": not torch.equal(x, x_before),
-        "input_flags": [
-            name
-            for name, changed in (
-                ("requires_grad", x.requires_grad),
-                (".grad", x.grad is not None),
-                ("hooks", sideeffects.tensor_hooks(x) > 0),
-            )
-            if changed
-        ],
-    }
-
-
-def _loader(request: dict[str, Any]) -> DataLoader:
-    x = torch.from_numpy(np.asarray(request["x"], dtype=np.float32).copy())
-    y = torch.from_numpy(np.asarray(request["y"], dtype=np.int64).copy())
-    return DataLoader(TensorDataset(x, y), batch_size=request["batch_size"], shuffle=False)
-
-
-def _optimizer(model: nn.Module, spec: dict[str, Any]) -> torch.optim.Optimizer:
-    return torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=spec.get("momentum", 0.0))
-
-
-@op
-def op_train_one_epoch(request: dict[str, Any]) -> dict[str, Any]:
-    """The student's train_one_epoch on a test model; the judge compares its statistics and weights."""
-    model = _model(request)
-    model.train(request.get("start_mode", "train") == "train")
-    if request.get("preset_grads"):  # stale gradients from before: a loop must clear them before it steps
-        sideeffects.preset_grads(model, every=1)
-    optimizer = _optimizer(model, request["optimizer"])
-    fn = resolve("training.train_one_epoch")
-    result = fn(model, _loader(request), optimizer, torch.nn.CrossEntropyLoss(), device="cpu")
-    return {"result": observe(result), "weights": testmodels.state_arrays(model)}
-
-
-@op
-def op_evaluate(request: dict[str, Any]) -> dict[str, Any]:
-    """The student's evaluate on a test model; its values show the mode it ran in, the snapshot what it left."""
-    model = _model(request)
-    if request.get("mixed_modes"):
-        sideeffects.set_mixed_modes(model)
-    else:
-        model.train(request.get("start_mode", "eval") == "train")
-    before = sideeffects.snapshot(model)
-    fn = resolve("training.evaluate")
-    result = fn(model, _loader(request), torch.nn.CrossEntropyLoss(), device="cpu")
-    return {"result": observe(result), "changes": sideeffects.changes(before, sideeffects.snapshot(model))}
-
-
-@op
-def op_fit(request: dict[str, Any]) -> dict[str, Any]:
-    """Run the student's fit() on a :class:`~grader.testmodels.ScriptedNet` whose accuracy is scripted."""
-    model, train, val, optimizer = testmodels.scripted_fit(request)
-    fn = resolve("training.fit")
-    args = (torch.nn.CrossEntropyLoss(), request["epochs"], request["patience"], "cpu")
-    result = fn(model, train, val, optimizer, *args)
-    return {"result": observe(result), "final": testmodels.state_arrays(model)}
+    for group in coursepkg.current().groups:
+        if (group.folder / COURSE_OPS).is_file():
+            coursepkg.import_course_file(group.folder / COURSE_OPS)

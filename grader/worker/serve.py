@@ -19,7 +19,8 @@ NETWORKS_ENV = "CNN_GRADER_PRELOAD_NETWORKS"  # "1": the grading exports network
 
 
 def preload() -> None:
-    """Import what the worker needs before any student code runs (the template does this once).
+    """Import what the worker needs before any student code runs (the template does this once), the course's
+    worker operations included.
 
     torch first, so a student torch.py cannot shadow it. Where the grading will export networks or build
     optimizers (``$CNN_GRADER_PRELOAD_NETWORKS``: a whole grading, not ``-k shapes``), torch._dynamo too,
@@ -37,7 +38,9 @@ def preload() -> None:
 
         import grader.protocol  # noqa: F401
         import grader.worker.audit  # noqa: F401
-        import grader.worker.ops  # noqa: F401
+        import grader.worker.ops
+
+        grader.worker.ops.load_course_ops()  # the course's own operations (trusted: before the audit hook)
 
 
 def _private_channels() -> tuple[BinaryIO, BinaryIO]:

@@ -1,8 +1,8 @@
 """robustness/...: train the student's networks on top-left digits, test them on both corners.
 
-The networks are judged in the judge: rebuilt from their exported graphs (:mod:`grader.judge.networks`), started
+The networks are judged in the judge: rebuilt from their exported graphs (:mod:`course.quadrant.networks`), started
 from the judge's own initial weights (:mod:`grader.netinit`), trained with the grader's own seeded trainer
-(:mod:`grader.trainer`) and tested on a secret sample of digits never trained on (:mod:`grader.judge.testdigits`);
+(:mod:`grader.trainer`) and tested on a secret sample of digits never trained on (:mod:`course.robustness.testdigits`);
 neither the digits nor their labels reach the worker. The trainings start before the first check
 (:func:`prefetch`) and run while the other groups are graded; this group is graded last.
 
@@ -37,21 +37,43 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grader import fastgraph, netgraph, netinit, netops, trainer
+from course.quadrant import networks
+from course.quadrant.networks import OTHER_SIZES, QUADRANT_NET, ROBUST_NET, network
+from course.robustness import testdigits
+from grader import coursepkg, fastgraph, netgraph, netinit, netops, trainer
 from grader.checks.registry import check
-from grader.course import Robustness
 from grader.fastgraph import training_form
-from grader.judge import testdigits
 from grader.judge.digits import PreparedPools, prepare_pools
 from grader.judge.faults import CheckFailure, GraderFault, SubmissionFault
-from grader.judge.networks import OTHER_SIZES, QUADRANT_NET, ROBUST_NET, network
 from grader.judge.obscache import sources_digest
 from grader.judge.session import GradingSession
 from grader.netexport import probe
 from grader.quadrants import digits_to_canvas
 from grader.trainer import Budget, TrainingTooLong, predict, train_classifier
 
-DEFAULT = Robustness()  # the calibrated values; a course's file may set others (grader/course.py)
+
+@dataclass(frozen=True)
+class Robustness:
+    """This group's settings: the training budget and thresholds (``[settings.robustness]`` of course/course.toml,
+    with a data set's calibrated values; an instructor's configuration retunes them)."""
+
+    images: int  # training images (shuffled passes over the training digits)
+    batch_size: int
+    lr: float
+    learns_top_left: float
+    above_chance: float
+    keeps_fraction: float
+    flatten_bottom_right_max: float
+    margin: float
+    extra_seeds: int
+
+    @classmethod
+    def of(cls, grading: GradingSession) -> Robustness:
+        """The settings of ``grading`` (its course configuration's)."""
+        return cls(**grading.options.settings["robustness"])
+
+
+DEFAULT = Robustness(**coursepkg.current().settings["robustness"])  # the course's, calibrated on its data set
 LEARNS_TOP_LEFT = DEFAULT.learns_top_left
 ABOVE_CHANCE = DEFAULT.above_chance
 FLATTEN_BOTTOM_RIGHT_MAX = DEFAULT.flatten_bottom_right_max
@@ -181,10 +203,16 @@ TRAINED_BY = {  # the checks that train each network: prefetch() starts a networ
 }
 
 
+def will_train(grading: GradingSession) -> bool:
+    """Whether this grading will probably train (asked at its start, grader/plugin.py): QuadrantNet is exported
+    by every whole grading, so its stored export marks files graded before, whose accuracies are stored too."""
+    return not networks.stored(grading, QUADRANT_NET)
+
+
 def prefetch(grading: GradingSession) -> None:
     """Start training each network whose checks are selected, before the first check (the plugin calls it):
     the networks train while the other groups are graded, and this group is graded last
-    (:data:`grader.checks.registry.GRADED_LAST`).
+    (the manifest's ``graded_last``).
 
     Each network is exported under a check's time budget of its own, as it was when its first check asked
     for it. A submission's fault met here is kept (:meth:`GradingSession.memo`) and reported by the checks it
@@ -301,7 +329,7 @@ def _begin(grading: GradingSession, pools: PreparedPools, target: str, index: in
     name = target.split(".")[1]
 
     def begin() -> Callable[[], dict]:
-        budget = budget_of(grading.options.robustness, seed)
+        budget = budget_of(Robustness.of(grading), seed)
         request = {
             "target": target,
             "budget": asdict(budget),
@@ -358,7 +386,7 @@ def measurements(grading: GradingSession, pools: PreparedPools, target: str, n: 
         top_left=first["scores"][0],
         bottom_right=first["scores"][1],
         confusion_bottom_right=np.asarray(first["confusion_bottom_right"], dtype=np.int64),
-        learns=grading.options.robustness.learns_top_left,  # this course's bar, for the page's sentence
+        learns=Robustness.of(grading).learns_top_left,  # this course's bar, for the page's sentence
     )
     return [Run(*r["scores"]) for r in runs]
 
@@ -367,7 +395,7 @@ def judge(grading: GradingSession, pools: PreparedPools, target: str, check_name
     """Apply the check's rules; raise :class:`CheckFailure` with the deciding values, or return the first run."""
     name = target.split(".")[1]
     notes = []
-    settings = grading.options.robustness
+    settings = Robustness.of(grading)
     for condition in rules(settings)[check_name]:
         holds, value, borderline = settle(condition, lambda n: measurements(grading, pools, target, n), settings)
         if borderline:
@@ -391,7 +419,7 @@ def judge(grading: GradingSession, pools: PreparedPools, target: str, check_name
 
 
 def _setup(pools: PreparedPools, grading: GradingSession) -> str:
-    budget = budget_of(grading.options.robustness)
+    budget = budget_of(Robustness.of(grading))
     return (
         f"after {budget.images:,} top-left training images (Adam, lr {budget.lr:g}, batch {budget.batch_size}, "
         f"from the grader's own initial weights, seed {grading.options.seed})"
@@ -400,7 +428,7 @@ def _setup(pools: PreparedPools, grading: GradingSession) -> str:
 
 def _require_spec_quadrant_net(grading: GradingSession) -> None:
     """The QuadrantNet robustness points go to the specified network only (its layer table and forward pass)."""
-    from grader.checks import check_quadrant
+    from course.quadrant import check_quadrant
 
     try:
         check_quadrant.compare_layers(grading, 8, with_params=True)

@@ -106,7 +106,7 @@ def _export_request(grading: GradingSession, target: str, init: dict[str, Any]) 
         "seed": grading.options.seed,
         "input_shape": list(EXAMPLE),
         "dynamic_size": target == ROBUST_NET,
-        "shapes": [list(s) for s in shapes(target, init, grading.options.robustness.batch_size)],
+        "shapes": [list(s) for s in shapes(target, init, grading.options.settings["robustness"]["batch_size"])],
     }
 
 
@@ -122,6 +122,7 @@ def _exporter_digest() -> str:
     """The export's format follows from these sources: a stored export is only reused with the same ones."""
     here = Path(netgraph.__file__).parent
     files = (Path(netexport.__file__), Path(netops.__file__), Path(netgraph.__file__), here / "worker" / "ops.py")
+    files += (Path(__file__).parent / "ops.py",) if (Path(__file__).parent / "ops.py").is_file() else ()
     return sources_digest(*files)  # read, not imported: the worker's
 
 

@@ -8,20 +8,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grader import testmodels
-from grader.data import DigitSplit, cache_dir, load_split
+from course import testmodels
+from grader.data import DataSet, DigitSplit, cache_dir, load_split
 from grader.quadrants import CORNERS, digits_to_canvas
 from grader.trainer import Budget, train_classifier
 
 QUADRANT_CAM_VERSION = 1
 
 
-def prepare_shared(data_root: str | None = None) -> DigitSplit:
+def prepare_shared(data_root: str | None = None, dataset: DataSet | None = None) -> DigitSplit:
     """Load the split (decompressing it into the cache) and train the Grad-CAM model: once, cached on disk.
 
     Run before many gradings (a batch, an autograder's set-up) so that none of them pays for it.
     """
-    split = load_split(data_root)
+    split = load_split(data_root, dataset=dataset)
     quadrant_cam_weights(split)
     return split
 
@@ -38,7 +38,7 @@ def quadrant_canvases(digits: np.ndarray, seed: int) -> tuple[torch.Tensor, np.n
 
 
 def quadrant_cam_weights(split: DigitSplit) -> dict[str, np.ndarray]:
-    """Weights of :class:`~grader.testmodels.QuadrantCamNet` trained on all corners, cached on disk."""
+    """Weights of :class:`~course.testmodels.QuadrantCamNet` trained on all corners, cached on disk."""
     path = Path(cache_dir()) / f"quadrant_cam_v{QUADRANT_CAM_VERSION}_{len(split.train_digits)}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as archive:

@@ -3,9 +3,9 @@
 The student bundle has no ``reference/``, so the public checks that compare with it read their expected
 values here: ``tables.json`` (counts, layer tables, scalar statistics) and ``arrays.npz`` (arrays, loaded
 with ``allow_pickle=False``), both keyed ``group/name``. Hidden checks never store anything here.
-``python -m grader.vectors`` regenerates both files (instructors only: it needs ``reference/``), and
+``python -m course.vectors`` regenerates both files (instructors only: it needs ``reference/``), and
 ``tests/test_vectors.py`` fails when they drift from the reference. ``pictures.npz`` holds what the feedback's
-Grad-CAM pictures need without data or reference (:mod:`grader.vectors.pictures`).
+Grad-CAM pictures need without data or reference (:mod:`course.vectors.pictures`).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def array(key: str) -> np.ndarray:
 
 @functools.cache
 def picture_arrays(folder: Path = VECTORS_DIR) -> dict[str, np.ndarray]:
-    """The stored Grad-CAM pictures' inputs and expected maps (see :mod:`grader.vectors.pictures`); empty when
+    """The stored Grad-CAM pictures' inputs and expected maps (see :mod:`course.vectors.pictures`); empty when
     the file is not there."""
     if not (folder / PICTURES_FILE).exists():
         return {}

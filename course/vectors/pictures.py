@@ -3,12 +3,12 @@
 Every feedback page (``cnn-grader grade``, ``grader.check`` in a notebook, the student bundle, which has neither
 ``reference/`` nor necessarily MNIST) shows the student's ``grad_cam`` on these digits beside the reference's:
 the judge asks the student's function for its maps on the stored network and digits, and draws them above the
-stored expected maps. ``python -m grader.vectors.pictures`` writes ``pictures.npz`` (instructors only: it trains
+stored expected maps. ``python -m course.vectors.pictures`` writes ``pictures.npz`` (instructors only: it trains
 the network on MNIST and needs ``reference/``); ``tests/test_vectors.py`` checks the stored maps are the
 reference's on the stored network and digits.
 
 Keys: ``x`` (N x 1 x 56 x 56 canvases), ``labels`` (N), ``expected`` (N x 56 x 56: the reference's maps with the
-true digit as target), and ``weight/<name>`` for each tensor of :class:`~grader.testmodels.QuadrantCamNet`.
+true digit as target), and ``weight/<name>`` for each tensor of :class:`~course.testmodels.QuadrantCamNet`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grader import testmodels
+from course import testmodels
 
 COUNT = 6
 LAYER = "conv2"
@@ -44,8 +44,8 @@ def reference_maps(stored: dict[str, np.ndarray]) -> np.ndarray:
 
 def build(data_root: str | None = None) -> dict[str, np.ndarray]:
     """Train the network on MNIST's training digits (as ``gradcam/peak_on_object`` does) and pick the digits."""
+    from course.gradcam.trained import quadrant_cam_weights
     from grader.data import load_split
-    from grader.judge.trained import quadrant_cam_weights
     from grader.quadrants import CORNERS, digits_to_canvas
 
     split = load_split(data_root)
@@ -60,16 +60,16 @@ def build(data_root: str | None = None) -> dict[str, np.ndarray]:
 
 def encode(stored: dict[str, np.ndarray]) -> bytes:
     """The npz bytes, the same for the same values (the stored vectors' own encoding; instructors only)."""
-    from grader.vectors import ARRAYS_FILE
-    from grader.vectors.generate import encode as encode_vectors
+    from course.vectors import ARRAYS_FILE
+    from course.vectors.generate import encode as encode_vectors
 
     return encode_vectors({}, stored)[ARRAYS_FILE]
 
 
 def main(argv: list[str] | None = None) -> None:
-    from grader.vectors import PICTURES_FILE, VECTORS_DIR
+    from course.vectors import PICTURES_FILE, VECTORS_DIR
 
-    parser = argparse.ArgumentParser(prog="python -m grader.vectors.pictures", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m course.vectors.pictures", description=__doc__)
     parser.add_argument("--data-root", help="folder holding MNIST/raw (default $CNN_GRADER_DATA)")
     parser.add_argument("folder", type=Path, nargs="?", default=VECTORS_DIR)
     args = parser.parse_args(argv)

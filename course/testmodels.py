@@ -227,3 +227,11 @@ def build(spec: dict[str, Any]) -> nn.Module:
     else:
         raise KeyError(f"unknown test model {name!r}")
     return model
+
+
+def from_request(request: dict[str, Any]) -> nn.Module:
+    """The test model a worker request names (``model``), with the request's ``weights`` where given."""
+    model = build(request["model"])
+    if "weights" in request:
+        load_arrays(model, request["weights"])
+    return model

@@ -1,6 +1,6 @@
 """shapes/...: output sizes and the quadrant shapes against PyTorch's own layers, parameter counts.
 
-Expected values come from PyTorch itself, or from the stored vectors (``grader/vectors``) for the
+Expected values come from PyTorch itself, or from the stored vectors (``course/vectors``) for the
 reference's parameter count of a model with tied, frozen and BatchNorm layers.
 """
 
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from hypothesis import strategies as st
 from torch import nn
 
-from grader import vectors
+from course import vectors
 from grader.checks.properties import Prefetched, call_repr, drawn_cases, run_property
 from grader.checks.registry import check
 from grader.judge import expect

@@ -9,10 +9,10 @@ the student's optimizer or model. Each set-up makes one behaviour show in those 
 - a batch-norm model handed over in eval mode: batch statistics against running ones change the weights,
   so a loop that never calls ``model.train()`` ends elsewhere;
 - a model with batch norm, dropout and a layer that shifts its output while gradients are enabled
-  (:class:`grader.testmodels.GradModeShift`), handed over in train mode: evaluate's loss and predictions
+  (:class:`course.testmodels.GradModeShift`), handed over in train mode: evaluate's loss and predictions
   are the reference's only in eval mode under ``torch.no_grad()``;
 - a model whose validation accuracy follows a script and whose state counts its training batches
-  (:class:`grader.testmodels.ScriptedNet`): which epoch fit restored shows in the state it returns.
+  (:class:`course.testmodels.ScriptedNet`): which epoch fit restored shows in the state it returns.
 
 Loaders end with a batch of one sample (a ``logits.squeeze()`` breaks exactly there).
 """
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from grader import vectors
+from course import vectors
 from grader.checks.registry import check
 from grader.judge import expect
 from grader.judge.faults import CheckFailure
@@ -55,7 +55,7 @@ EPOCHS = {
 }
 
 
-# the mistakes each set-up tells apart (their weights are stored beside the right ones: grader/vectors)
+# the mistakes each set-up tells apart (their weights are stored beside the right ones: course/vectors)
 MISTAKES = {"epoch_zero_grad": ("no_zero_grad", "zero_grad_after_step"), "epoch_bn": ("eval_mode",)}
 # stored key -> (model, gradients enabled, train mode): evaluate's right answer and the answers of its mistakes
 EVALUATIONS = {

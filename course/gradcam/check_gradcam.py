@@ -1,6 +1,6 @@
 """gradcam/...: Grad-CAM, activations and saliency against the reference, plus properties and side effects.
 
-Test models (``grader.testmodels.CamNet``) have large deterministic weights, so map peaks are far above
+Test models (``course.testmodels.CamNet``) have large deterministic weights, so map peaks are far above
 any epsilon, and a linear head over the flattened map, so target-layer gradients vary across the image.
 """
 
@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from grader import testmodels, vectors
+from course import testmodels, vectors
+from course.gradcam.trained import quadrant_cam_weights, quadrant_canvases
+from course.vectors import pictures
 from grader.checks.registry import check
 from grader.judge import expect
 from grader.judge.digits import PreparedDigits
 from grader.judge.faults import CheckFailure, StudentError
 from grader.judge.session import GradingSession
-from grader.judge.trained import quadrant_cam_weights, quadrant_canvases
-from grader.vectors import pictures
 
 ATOL = 1e-4
 GRAD_CAM = "gradcam.grad_cam"
@@ -306,12 +306,11 @@ def test_no_side_effects(grading: GradingSession) -> None:
 
 
 PEAK_DIGITS = 24
-PEAK_FRACTION = 0.9
 
 
 def _keep_pictures(grading: GradingSession) -> None:
     """Evidence for the feedback's pictures: the student's maps on the stored digits and network, beside the
-    reference's stored maps (:mod:`grader.vectors.pictures`: no data, no reference/ needed, so the student bundle
+    reference's stored maps (:mod:`course.vectors.pictures`: no data, no reference/ needed, so the student bundle
     draws them too). Nothing here fails a check: a map that cannot be drawn is left out."""
     stored = vectors.picture_arrays()
     if not stored:
@@ -362,10 +361,12 @@ def test_peak_on_object(grading: GradingSession, digits: PreparedDigits) -> None
     rows, cols = np.unravel_index(maps.reshape(len(maps), -1).argmax(1), (56, 56))
     peak_corner = (rows >= 28) * 2 + (cols >= 28)  # index into CORNERS: top_left, top_right, bottom_left, ...
     hits = float((peak_corner == corners).mean())
-    if hits < PEAK_FRACTION:
+    fraction = grading.options.settings["gradcam"]["peak_fraction"]  # course/course.toml, per data set
+    if hits < fraction:
         raise CheckFailure(
-            f"on a trained quadrant CNN, the heatmap peak lies in the digit's quadrant for {hits:.0%} of "
-            f"{PEAK_DIGITS} digits (the true class as target); expected at least {PEAK_FRACTION:.0%}."
+            f"on a trained quadrant CNN, the heatmap peak lies in the image's quadrant for {hits:.0%} of "
+            f"{PEAK_DIGITS} {grading.options.dataset.name} images (the true class as target); expected at least "
+            f"{fraction:.0%}."
         )
 
 

@@ -1,6 +1,6 @@
 """quadrant/...: the QuadrantNet's layers against the reference's table (stored vectors).
 
-The network is judged in the judge (:mod:`grader.judge.networks`): its layer table (read with torchinfo from
+The network is judged in the judge (:mod:`course.quadrant.networks`): its layer table (read with torchinfo from
 the rebuilt network), its forward operations, its parameter count and its logits are computed here.
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from grader import vectors
+from course import vectors
+from course.quadrant.layertable import layer_table
+from course.quadrant.networks import QUADRANT_NET, example_batch, network
 from grader.checks.registry import check
 from grader.judge.faults import CheckFailure
-from grader.judge.networks import QUADRANT_NET, example_batch, network
 from grader.judge.session import GradingSession
-from grader.layertable import layer_table
 from grader.netgraph import GraphNet, TooSlow
 
 COMPARED = ("Conv2d", "Linear")

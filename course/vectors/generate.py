@@ -2,10 +2,10 @@
 
 Instructors only (the student bundle has neither ``reference/`` nor this module). Each ``reference_*``
 function answers one kind of question on given inputs; :func:`build` asks them the public checks'
-questions and returns what ``grader/vectors`` stores; the hidden checks ask them their own questions at
+questions and returns what ``course/vectors`` stores; the hidden checks ask them their own questions at
 grading time, so no hidden expected value is written into the package (the reference layer tables, slow
-to export, are kept in the judge's private cache folder). ``python -m grader.vectors [DIR]`` writes
-``tables.json`` and ``arrays.npz`` (default: ``grader/vectors/``).
+to export, are kept in the judge's private cache folder). ``python -m course.vectors [DIR]`` writes
+``tables.json`` and ``arrays.npz`` (default: ``course/vectors/``).
 """
 
 from __future__ import annotations
@@ -23,16 +23,18 @@ from typing import Any, ParamSpec, TypeVar
 import numpy as np
 import torch
 
-from grader import netexport, netgraph, netops, testmodels
-from grader.checks import check_gradcam, check_quadrant, check_training
-from grader.checks.check_gradcam import CamCase
+from course import testmodels
+from course.gradcam import check_gradcam
+from course.gradcam.check_gradcam import CamCase
+from course.quadrant import check_quadrant, networks
+from course.quadrant.networks import example_batch
+from course.training import check_training
+from course.vectors import ARRAYS_FILE, TABLES_FILE, VECTORS_DIR
+from grader import netexport, netgraph, netops
 from grader.data import cache_dir
-from grader.judge import networks
-from grader.judge.networks import example_batch
 from grader.judge.obscache import content_digest, read_with_arrays, sources_digest, write_with_arrays
 from grader.netexport import export_network
 from grader.netgraph import GraphNet
-from grader.vectors import ARRAYS_FILE, TABLES_FILE, VECTORS_DIR
 from grader.worker import sideeffects
 from reference import gradcam, quadrant, shapes, training
 
@@ -101,7 +103,7 @@ def kept(function: Callable[P, T], sources: tuple[ModuleType, ...] = _VALUE_SOUR
 
 def quadrant_table(num_channel: int) -> dict:
     """The reference QuadrantNet's ``rows`` and ``ops``, judged as a student's is: exported, rebuilt, read by
-    the same code (:func:`grader.checks.check_quadrant.table`)."""
+    the same code (:func:`course.quadrant.check_quadrant.table`)."""
     torch.manual_seed(0)
     model = quadrant.QuadrantNet(num_channel=num_channel)
     net = GraphNet.from_export(export_network(model, example_batch(), dynamic_size=False))
@@ -259,7 +261,7 @@ def encode(tables: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, b
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m grader.vectors", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m course.vectors", description=__doc__)
     parser.add_argument("folder", type=Path, nargs="?", default=VECTORS_DIR)
     args = parser.parse_args(argv)
     for name, data in encode(*build()).items():

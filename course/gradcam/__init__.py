@@ -1,0 +1,1 @@
+"""The course's ``gradcam``: its contract, checks and what they need."""

@@ -1,0 +1,1 @@
+"""The course's ``quadrant``: its contract, checks and what they need."""

@@ -1,0 +1,1 @@
+"""The course's ``robustness``: its contract, checks and what they need."""

@@ -1,0 +1,1 @@
+"""The course's ``shapes``: its contract, checks and what they need."""

@@ -1,0 +1,1 @@
+"""The course's ``training``: its contract, checks and what they need."""

@@ -1,7 +1,8 @@
 """Calibrate the robustness checks: train designs that should pass and fail, over seeds, budgets and both splits.
 
     CNN_GRADER_SECRET=calibration .venv/bin/python bench/calibrate_quadrant.py --seeds 0-19 \\
-        [--images 12800 16000 19200] [--split full|test-only] [--data-root DIR] [--save FILE] [--load FILE ...]
+        [--images 12800 16000 19200] [--split full|test-only] [--data-root DIR] [--dataset KEY[=RAW_FOLDER]]
+        [--save FILE] [--load FILE ...]
 
 Trains each design exactly as grading trains a student's network: exported by the worker's code
 (grader/netexport.py), rebuilt by the judge's (grader/netgraph.py), in the training form from the judge's own
@@ -38,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from course.robustness import check_robustness as rules  # noqa: E402
 from course.robustness.testdigits import measured  # noqa: E402
-from grader.data import load_pools, resolve_data_root  # noqa: E402
+from grader import coursepkg  # noqa: E402
+from grader.data import DataSet, load_pools, resolve_data_root  # noqa: E402
 from grader.fastgraph import training_form  # noqa: E402
 from grader.netexport import export_network, probe  # noqa: E402
 from grader.netgraph import GraphNet  # noqa: E402
@@ -121,10 +123,10 @@ def as_graded(model: nn.Module, kind: str, seed: int, batch: int) -> GraphNet:
     return training_form(GraphNet.from_export(exported), seed, initialise=True)
 
 
-def test_only_root(data_root: str | None) -> str:
-    """A temporary data root holding the two MNIST test files only (the grader's fallback)."""
-    raw = resolve_data_root(data_root) / "MNIST" / "raw"
-    target = Path(tempfile.mkdtemp(prefix="mnist-test-only-")) / "MNIST" / "raw"
+def test_only_root(data_root: str | None, dataset: DataSet) -> str:
+    """A temporary data root holding the data set's two test files only (the grader's fallback)."""
+    raw = dataset.raw_dir(resolve_data_root(data_root))
+    target = Path(tempfile.mkdtemp(prefix="test-only-")) / dataset.folder / "raw"
     target.mkdir(parents=True)
     for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         for candidate in (raw / name, raw / f"{name}.gz"):
@@ -206,10 +208,10 @@ def _errors(rows: list[dict], settings) -> tuple[list[str], list[str], int]:
     return fails, passes, decided
 
 
-def report(records: list[dict]) -> None:
-    """Per split and budget: the min-max table and the verdicts (a value that misses its threshold, or lies within
-    the margin, re-measured with the next two seeds, cyclically), and whether they still hold with every threshold
-    moved by the margin."""
+def report(records: list[dict], settings=rules.DEFAULT) -> None:
+    """Per split and budget: the min-max table and the verdicts under ``settings`` (a value that misses its
+    threshold, or lies within the margin, re-measured with the next two seeds, cyclically), and whether they still
+    hold with every threshold moved by the margin."""
     for split in sorted({r["split"] for r in records}):
         for images in sorted({r["images"] for r in records if r["split"] == split}):
             rows = [r for r in records if r["split"] == split and r["images"] == images]
@@ -229,8 +231,8 @@ def report(records: list[dict]) -> None:
                 ordered = [by_seed[s] for s in seeds if s in by_seed]
                 verdicts = []
                 for index in range(len(ordered)):
-                    runs = [ordered[(index + k) % len(ordered)] for k in range(1 + rules.EXTRA_SEEDS)]
-                    verdicts.append(rules.verdicts_from_runs(runs, kind))
+                    runs = [ordered[(index + k) % len(ordered)] for k in range(1 + settings.extra_seeds)]
+                    verdicts.append(rules.verdicts_from_runs(runs, kind, settings))
                 summary = ", ".join(
                     f"{k.split('_', 2)[-1].replace('_', ' ')} {sum(v[k] for v in verdicts)}/{len(verdicts)}"
                     for k in verdicts[0]
@@ -258,13 +260,13 @@ def report(records: list[dict]) -> None:
             )
             for line in fails + passes:
                 print(f"  {line}")
-            base, margin = rules.DEFAULT, rules.DEFAULT.margin
+            base, margin = settings, settings.margin
             moved = [
                 replace(base, learns_top_left=base.learns_top_left + a, keeps_fraction=base.keeps_fraction + b)
                 for a in (-margin, 0, margin)
                 for b in (-margin, 0, margin)
             ]
-            worst = max((_errors(rows, settings) for settings in moved), key=lambda e: len(e[0]) + len(e[1]))
+            worst = max((_errors(rows, m) for m in moved), key=lambda e: len(e[0]) + len(e[1]))
             print(
                 f"with the learning and invariance thresholds moved by up to {margin:g}: at worst "
                 f"{len(worst[0])} false fails and {len(worst[1])} false passes"
@@ -286,22 +288,32 @@ def main() -> None:
     parser.add_argument("--split", choices=("full", "test-only"), default="full")
     parser.add_argument("--designs", help="only the designs whose name contains one of these (a|b|c)")
     parser.add_argument("--data-root")
+    parser.add_argument(
+        "--dataset",
+        default=coursepkg.current().default_dataset,
+        help="KEY or KEY=RAW_FOLDER: one of the course's data sets (its calibrated settings decide the verdicts)",
+    )
     parser.add_argument("--save", type=Path)
     parser.add_argument("--load", type=Path, nargs="+")
     args = parser.parse_args()
+    key, _, raw = args.dataset.partition("=")
+    course = coursepkg.current()
+    dataset = replace(course.datasets[key], raw=raw) if raw else course.datasets[key]
+    settings = rules.Robustness(**course.settings_for(key)["robustness"])
     if args.load:
         records = [record for path in args.load for record in json.loads(path.read_text())]
     else:
         if args.designs:
             for name in [n for n in DESIGNS if not any(part in n for part in args.designs.split("|"))]:
                 del DESIGNS[name]
-        root = test_only_root(args.data_root) if args.split == "test-only" else args.data_root
-        pools = load_pools(root, download=False)
+        root = test_only_root(args.data_root, dataset) if args.split == "test-only" else args.data_root
+        pools = load_pools(root, download=False, dataset=dataset)
         print(f"data: {pools.source}; budgets {args.images}; trainings: 2 at a time, {THREADS} thread each\n")
         records = measure(pools, args.split, _seeds(args.seeds), sorted(args.images))
         if args.save:
             args.save.write_text(json.dumps(records, indent=1))
-    report(records)
+    print(f"verdicts under the course's settings on {dataset.name}: {settings}")
+    report(records, settings)
 
 
 if __name__ == "__main__":

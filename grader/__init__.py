@@ -31,8 +31,10 @@ def export(notebook: str | os.PathLike[str] | None = None, out: str | os.PathLik
 
     path = Path(notebook) if notebook is not None else notebook_path(_caller_globals())
     if path is None:
+        from grader import coursepkg
+
         raise NothingToHandIn(
-            "cannot tell which notebook this kernel runs: pass it, grader.export('cnn_exercises.ipynb')"
+            f"cannot tell which notebook this kernel runs: pass it, grader.export({coursepkg.notebook_name()!r})"
         )
     if not path.exists():
         raise NothingToHandIn(f"{path} does not exist: pass the notebook's name as its file is called")

@@ -52,7 +52,7 @@ CONFIG_NAME = "course.toml"
 BESIDE_CHECKS = Path(__file__).parent / "checks" / CONFIG_NAME
 ENV_VAR = "CNN_GRADER_CONFIG"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-CALIBRATION = "docs/calibration.md (bench/calibrate_quadrant.py measures a new choice)"
+CALIBRATION = "docs/calibration.md (its bench script measures a new choice)"
 
 
 class ConfigError(ValueError):
@@ -281,7 +281,7 @@ def parse(text: str, known_checks: dict[str, str], origin: str = "course configu
         try:
             if name == "checks":
                 if not isinstance(table, dict):
-                    raise ConfigError(f'{origin}: checks must be tables such as [checks."shapes/conv_output_size"]')
+                    raise ConfigError(f'{origin}: checks must be tables such as [checks."{next(iter(known_checks))}"]')
                 for check, value in table.items():
                     try:
                         checks[check] = _check(check, value, known_checks, origin)

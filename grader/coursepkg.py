@@ -7,6 +7,7 @@ The engine (``grader/``) knows no exercise, group or data set: it learns them he
     title = "Convolutional neural networks"
     groups = ["shapes", "quadrant", "robustness", "gradcam", "training"]  # folders here, in report order
     graded_last = ["robustness"]        # groups whose networks train while the others are graded
+    notebook = "cnn_exercises.ipynb"    # the course notebook, preferred where a submission holds several
     hidden_package = "hidden_checks"    # the instructor-only package of hidden checks: hidden_<group>.py
     student_imports = ["grader.quadrants"]  # modules of the grader a submission may import (besides the engine's)
 
@@ -15,6 +16,7 @@ The engine (``grader/``) knows no exercise, group or data set: it learns them he
     [data.sets.mnist]
     name = "MNIST"                      # what reports say
     folder = "MNIST"                    # torchvision's class and folder: DATA_ROOT/MNIST/raw
+    item = "digit"                      # what reports call one image (default "image")
     [data.sets.mnist.settings.robustness]   # values calibrated on this data set (docs/calibration.md)
     learns_top_left = 0.60
 
@@ -75,6 +77,7 @@ class Course:
     graded_last: tuple[str, ...]
     hidden_package: str | None
     student_imports: tuple[str, ...]
+    notebook: str | None  # the course notebook's file name (exercises/, solutions/), None: the course has none
     datasets: dict[str, DataSet]
     default_dataset: str
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -199,7 +202,10 @@ def parse_manifest(root: Path) -> Course:
     if not groups:
         raise CourseError(f"{path}: [course] groups lists no folder")
     sets = data.get("data", {}).get("sets", {})
-    datasets = {key: DataSet(str(s["name"]), str(s["folder"]), s.get("raw")) for key, s in sets.items()}
+    datasets = {
+        key: DataSet(str(s["name"]), str(s["folder"]), s.get("raw"), str(s.get("item", "image")))
+        for key, s in sets.items()
+    }
     default = data.get("data", {}).get("set")
     if default not in datasets:
         raise CourseError(f"{path}: [data] set = {default!r} is not one of [data.sets]: {sorted(datasets)}")
@@ -210,6 +216,7 @@ def parse_manifest(root: Path) -> Course:
         graded_last=tuple(head.get("graded_last", ())),
         hidden_package=head.get("hidden_package"),
         student_imports=tuple(head.get("student_imports", ())),
+        notebook=head.get("notebook"),
         datasets=datasets,
         default_dataset=default,
         settings={group: dict(values) for group, values in data.get("settings", {}).items()},
@@ -227,3 +234,8 @@ def _load(root: Path) -> Course:
 def current() -> Course:
     """The course of this process (:func:`course_root`), read once."""
     return _load(course_root())
+
+
+def notebook_name() -> str:
+    """The course notebook's file name (``exercises.ipynb`` for a course that names none)."""
+    return current().notebook or "exercises.ipynb"

@@ -41,12 +41,14 @@ class DataSet:
 
     ``name`` is what reports say; ``folder`` is torchvision's class name, which is also its folder under the
     data root (``ROOT/<folder>/raw``); ``raw``, where given, is a folder that holds the four files itself
-    (``/usr/share/datasets/fashion-mnist``), used instead of the data root.
+    (``/usr/share/datasets/fashion-mnist``), used instead of the data root; ``item`` is what reports call one
+    image (``digit``).
     """
 
     name: str
     folder: str
     raw: str | None = None
+    item: str = "image"
 
     def raw_dir(self, root: Path) -> Path:
         return Path(self.raw).expanduser() if self.raw else root / self.folder / "raw"

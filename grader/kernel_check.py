@@ -213,8 +213,11 @@ def check(
         report.graded_files = {module: KERNEL for module in report.graded_files}
         report.notes = [n for n in report.notes if not n.startswith("public checks only")]
         if name and not report.checks:
+            from grader.checks.registry import examples
+
+            check, _, group = examples()
             raise CheckNotRun(
-                f"no public check matches {name!r}: give a group (gradcam), a check name (shapes/conv_output_size) "
+                f"no public check matches {name!r}: give a group ({group}), a check name ({check}) "
                 "or part of one; every check: cnn-grader check --list"
             )
         page = (out / "feedback.html").read_text() if (out / "feedback.html").exists() else ""

@@ -1,4 +1,4 @@
-"""Render the course notebooks from the modules: ``exercises/`` and ``solutions/cnn_exercises.ipynb``.
+"""Render the course notebooks from the modules: the manifest's ``notebook`` in ``exercises/`` and ``solutions/``.
 
 The code cells hold exactly the module sources (stubs from the contract, or the solutions), so a notebook
 grades like its modules; the text around them is the course's (``course/notebook.toml`` and each module's
@@ -21,7 +21,6 @@ from grader import contract, coursepkg
 from grader.stubgen import render_module
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK_NAME = "cnn_exercises.ipynb"
 
 CHECK = """import grader
 
@@ -102,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.parse_args(argv)
     for kind in ("exercises", "solutions"):
-        path = ROOT / kind / NOTEBOOK_NAME
+        path = ROOT / kind / coursepkg.notebook_name()
         path.write_text(rendered_text(kind))
         print(f"wrote {path}")
 

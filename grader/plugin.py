@@ -30,6 +30,7 @@ from grader.checks.registry import (
     TIER_CHOICES,
     HiddenTierMissing,
     check_paths,
+    examples,
     graded_last,
     hidden_dir,
     import_check_file,
@@ -468,9 +469,10 @@ class ConsoleReporter:
             self.session.session.progress = self._progress
             self._write(f"cnn-grader: grading {self.session.source} ({len(session.items)} checks)\n")
         if not session.items and self.keyword:
+            check, part, group = examples()
             self._write(
-                f"no check matches -k {self.keyword!r}: give a check name (shapes/conv_output_size), part of "
-                "one (conv_output), or a group (gradcam); every check: cnn-grader check --list\n"
+                f"no check matches -k {self.keyword!r}: give a check name ({check}), part of "
+                f"one ({part}), or a group ({group}); every check: cnn-grader check --list\n"
             )
         only = session.config.getoption("only", None)
         if not session.items and only:

@@ -16,6 +16,7 @@ from grader.judge import template
 from grader.judge.template import JudgeTemplate
 
 ROOT = Path(__file__).resolve().parents[1]
+ENGINE_COURSE = ROOT / "tests" / "engine_course"  # the engine's own small course (tests/test_engine_*.py)
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 os.environ.setdefault("CNN_GRADER_OFFLINE", "1")  # no network in tests: data comes from ../shared/data
@@ -106,3 +107,41 @@ def solutions_graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
 @pytest.fixture(scope="session")
 def stubs_graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     return grade(ROOT / "exercises", tmp_path_factory.mktemp("stubs") / "out")
+
+
+@pytest.fixture
+def engine_course(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Grade against the engine's own small course (``tests/engine_course``: modules ``conv`` and ``basics``),
+    not the CNN course: the engine's tests know nothing of the course they grade."""
+    from grader import coursepkg
+
+    monkeypatch.setenv(coursepkg.COURSE_ENV, str(ENGINE_COURSE))
+    monkeypatch.setenv("CNN_GRADER_CONFIG", "defaults")
+    return ENGINE_COURSE
+
+
+def engine_submission(folder: Path, basics: str = "", conv: str = "") -> Path:
+    """A submission folder of the engine course: ``basics.py`` and ``conv.py`` with the given sources."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "basics.py").write_text(basics or BASICS)
+    (folder / "conv.py").write_text(
+        conv or "def conv2d_manual(x, weight, stride=1, padding=0):\n    raise NotImplementedError\n"
+    )
+    return folder
+
+
+BASICS = """
+import os
+
+
+def double(x):
+    return 2 * x
+
+
+def pid():
+    return os.getpid()
+
+
+def spawn():
+    return 1
+"""

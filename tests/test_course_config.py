@@ -110,7 +110,7 @@ def test_the_shown_configuration_reads_back_the_same() -> None:
 def test_thresholds_outside_the_calibration_warn_and_name_the_bench() -> None:
     assert parse("").warnings() == []
     warnings = parse("[robustness]\nkeeps_fraction = 0.99\nimages = 64000\n").warnings()
-    assert len(warnings) == 2 and all("bench/calibrate_quadrant.py" in w for w in warnings)
+    assert len(warnings) == 2 and all("docs/calibration.md" in w for w in warnings)
     assert "keeps_fraction = 0.99" in warnings[0] or "keeps_fraction = 0.99" in warnings[1]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, SHARED_DATA, course_points, grade
 
-from grader import contract, notebookgen
+from grader import contract, coursepkg
 from grader.batch import discover, store
 from grader.batch.runner import run_batch
 from grader.batch.task import GradeSettings
@@ -28,7 +28,7 @@ from grader.packaging.autograder import apply_metadata
 from grader.stubgen import render_all
 
 MODULES = ("shapes", "quadrant", "gradcam", "training")
-NOTEBOOK = notebookgen.NOTEBOOK_NAME
+NOTEBOOK = coursepkg.notebook_name()
 
 
 def course_folder(where: Path, *, solved_notebook: bool = True, solved_modules: tuple[str, ...] = ()) -> Path:

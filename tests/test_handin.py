@@ -18,11 +18,11 @@ import pytest
 from conftest import ROOT, grade
 from nbclient import NotebookClient
 
-from grader import contract, notebookgen
+from grader import contract, coursepkg
 from grader.stubgen import render_all
 
 MODULES = ("shapes", "quadrant", "gradcam", "training")
-NOTEBOOK = notebookgen.NOTEBOOK_NAME
+NOTEBOOK = coursepkg.notebook_name()
 
 
 def export(path: Path, out: Path, cwd: Path) -> subprocess.CompletedProcess:

@@ -12,14 +12,14 @@ import pytest
 from conftest import ROOT, course_checks, course_points, grade
 from nbclient import NotebookClient
 
-from grader import notebookgen
+from grader import coursepkg, notebookgen
 
-SOLUTION_NOTEBOOK = ROOT / "solutions" / notebookgen.NOTEBOOK_NAME
+SOLUTION_NOTEBOOK = ROOT / "solutions" / coursepkg.notebook_name()
 
 
 @pytest.mark.parametrize("kind", ["exercises", "solutions"])
 def test_committed_notebooks_are_generated_from_the_modules(kind: str) -> None:
-    committed = (ROOT / kind / notebookgen.NOTEBOOK_NAME).read_text()
+    committed = (ROOT / kind / coursepkg.notebook_name()).read_text()
     assert committed == notebookgen.rendered_text(kind), "run `python -m grader.notebookgen`"
 
 
@@ -53,7 +53,7 @@ def test_solution_notebook_gets_exactly_the_points_of_the_modules(tmp_path: Path
 
 @pytest.mark.slow
 def test_exercise_notebook_scores_zero_without_crashing(tmp_path: Path) -> None:
-    graded = grade(ROOT / "exercises" / notebookgen.NOTEBOOK_NAME, tmp_path / "out", "-k", "check_shapes")
+    graded = grade(ROOT / "exercises" / coursepkg.notebook_name(), tmp_path / "out", "-k", "check_shapes")
     assert graded.results["score"] == 0 and len(graded.failed) == course_checks("public", "shapes")
     assert all("is not implemented yet" in t["output"] for t in graded.checks.values())
 

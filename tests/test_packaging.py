@@ -27,7 +27,7 @@ import pytest
 import yaml
 from conftest import ROOT, course_points
 
-from grader import notebookgen
+from grader import coursepkg
 from grader.checks.registry import check_paths
 from grader.data import cache_dir
 from grader.packaging.gradescope import build_autograder
@@ -217,7 +217,7 @@ def test_bundle_installs_offline_and_grades_its_own_exercises(bundle: Path, tmp_
     assert "public checks only" in stubs["output"] and "Not implemented yet" in proc.stdout
 
     # a student who works in Jupyter pushes exercises/ with the solved notebook beside the untouched stubs
-    notebook = notebookgen.NOTEBOOK_NAME
+    notebook = coursepkg.notebook_name()
     shutil.copyfile(ROOT / "solutions" / notebook, course / "exercises" / notebook)
     proc, solved = plain_pytest("solutions")
     assert proc.returncode == 0, proc.stdout[-3000:]

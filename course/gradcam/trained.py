@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -39,7 +40,11 @@ def quadrant_canvases(digits: np.ndarray, seed: int) -> tuple[torch.Tensor, np.n
 
 def quadrant_cam_weights(split: DigitSplit) -> dict[str, np.ndarray]:
     """Weights of :class:`~course.testmodels.QuadrantCamNet` trained on all corners, cached on disk."""
-    path = Path(cache_dir()) / f"quadrant_cam_v{QUADRANT_CAM_VERSION}_{len(split.train_digits)}.npz"
+    # keyed by the images themselves: each data set (and split) trains its own model
+    data = hashlib.sha256(np.ascontiguousarray(split.train_digits).tobytes())
+    data.update(np.ascontiguousarray(split.train_labels).tobytes())
+    name = f"quadrant_cam_v{QUADRANT_CAM_VERSION}_{len(split.train_digits)}_{data.hexdigest()[:16]}.npz"
+    path = Path(cache_dir()) / name
     if path.exists():
         with np.load(path, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}

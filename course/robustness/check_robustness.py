@@ -387,6 +387,7 @@ def measurements(grading: GradingSession, pools: PreparedPools, target: str, n: 
         bottom_right=first["scores"][1],
         confusion_bottom_right=np.asarray(first["confusion_bottom_right"], dtype=np.int64),
         learns=Robustness.of(grading).learns_top_left,  # this course's bar, for the page's sentence
+        item=grading.options.dataset.item,  # what the page calls one image ("digit")
     )
     return [Run(*r["scores"]) for r in runs]
 

@@ -14,13 +14,15 @@ def panels(shown: dict[str, Any]) -> list[str]:
     if not nets:
         return []
     accuracies = accuracy_table({n: (float(a["top_left"]), float(a["bottom_right"])) for n, a in nets.items()})
-    learns = float(next(iter(nets.values()))["learns"])  # the course's bar, the same for both networks
+    first = next(iter(nets.values()))
+    learns = float(first["learns"])  # the course's bar, the same for both networks
+    item = str(first["item"]) if "item" in first else "digit"  # records stored before the data set was named
     matrices = "".join(
-        confusion_table(f"{n}: bottom-right digits", a["confusion_bottom_right"]) for n, a in nets.items()
+        confusion_table(f"{n}: bottom-right {item}s", a["confusion_bottom_right"], item) for n, a in nets.items()
     )
     return [
-        "<p>Your networks, trained by the grader on top-left digits only, tested on both corners "
+        f"<p>Your networks, trained by the grader on top-left {item}s only, tested on both corners "
         f"(a network must reach {learns:.2f} top-left; its checks above say whether it did).</p>" + accuracies,
-        "<p>Where they go wrong on bottom-right digits (rows: the true digit, columns: the prediction):</p>"
+        f"<p>Where they go wrong on bottom-right {item}s (rows: the true {item}, columns: the prediction):</p>"
         f"<div class='matrices'>{matrices}</div>",
     ]

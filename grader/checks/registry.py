@@ -124,3 +124,15 @@ def import_check_file(path: Path) -> Any:
     from grader import coursepkg
 
     return coursepkg.import_course_file(path)
+
+
+def examples() -> tuple[str, str, str]:
+    """A check name of this course, part of it and a group, for messages: ``("shapes/conv_output_size",
+    "conv_output", "gradcam")`` in the CNN course."""
+    from grader import coursepkg
+
+    names = [spec.name for spec in all_specs("public")] or ["group/check_name"]
+    check = names[0]
+    part = "_".join(check.split("/", 1)[-1].split("_")[:2])
+    groups = [g.name for g in coursepkg.current().groups if g.checks] or ["group"]
+    return check, part, groups[-2] if len(groups) > 1 else groups[0]

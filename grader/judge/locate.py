@@ -10,9 +10,10 @@ The rule (docs/submissions.md), applied by the judge by parsing only, never exec
    reported when it is graded). A file that is the released stub is *not attempted*.
 2. **The graded folder**: of the folders that hold an exercise module or a notebook, the one that
    implements the most exercises; ties go to the shallowest, then to the first by name.
-3. **The notebook**: ``cnn_exercises.ipynb`` where there is one, else the notebook that implements the most
-   exercises (then the first by name). A notebook's code cells are read as the kernel would run them.
-4. **Per module** (``shapes``, ``quadrant``, ``gradcam``, ``training``): ``M.py``, or one unambiguous
+3. **The notebook**: the course's (its manifest's ``notebook``) where there is one, else the notebook that
+   implements the most exercises (then the first by name). A notebook's code cells are read as the kernel
+   would run them.
+4. **Per module** (each of the course's student modules ``M``): ``M.py``, or one unambiguous
    near-miss name (``shapes (1).py``, ``Shapes.py``, ``shapes-1.py``, ``shapes_v2.py``, ``shapes copy.py``)
    when ``M.py`` is missing; then the source that implements more of M's exercises is graded, the module
    file when both implement as many. Every choice that is not the obvious one is named in the results.
@@ -29,10 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Literal
 
-from grader import contract
+from grader import contract, coursepkg
 from grader.judge.contained import ContainedFiles, read_contained
 
-NOTEBOOK_NAME = "cnn_exercises.ipynb"
 _MAGIC = re.compile(r"^\s*[%!]")
 _DEFINED = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+(\w+)", re.MULTILINE)
 _NEAR_MISS_TAIL = re.compile(r"[\s_-]*(?:\(\d+\)|\d+|copy|\(copy\)|final|v\d+|done|solved|solution)?", re.IGNORECASE)
@@ -250,8 +250,8 @@ def _plan_folder(folder: _Folder) -> Plan:
     notes: list[str] = []
     notebook = None
     if notebooks:
-        if NOTEBOOK_NAME in notebooks:
-            notebook = NOTEBOOK_NAME
+        if coursepkg.notebook_name() in notebooks:
+            notebook = coursepkg.notebook_name()
         else:  # max() keeps the first by name among equals
             notebook = max(notebooks, key=lambda n: sum(work.get(n, {}).values()))
         if len(notebooks) > 1:

@@ -42,6 +42,8 @@ def allowed_imports() -> tuple[str, ...]:
     from grader import coursepkg
 
     return (*ENGINE_ALLOWED, *coursepkg.current().student_imports)
+
+
 FORBIDDEN_IMPORTS = {
     "ctypes": "reads and writes the process's memory",
     "_ctypes": "reads and writes the process's memory",

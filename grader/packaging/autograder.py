@@ -26,9 +26,20 @@ from grader.report import gradescope
 from grader.results import GradeReport
 
 UNGRADABLE = (
-    "The autograder could not grade this submission: {reason}. Upload shapes.py, quadrant.py, gradcam.py and "
-    "training.py (or the notebook cnn_exercises.ipynb), or a zip of them."
+    "The autograder could not grade this submission: {reason}. Upload {modules} (or the notebook {notebook}), "
+    "or a zip of them."
 )
+
+
+def ungradable(reason: str) -> str:
+    """The message of a submission the autograder could not grade, naming the course's files."""
+    from grader import contract, coursepkg
+
+    names = [f"{m.name}.py" for m in contract.MODULES]
+    modules = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+    return UNGRADABLE.format(reason=reason, modules=modules, notebook=coursepkg.notebook_name())
+
+
 GRADER_FAILED = "The autograder failed on this submission (exit code {code}); your instructor has the log."
 
 
@@ -78,7 +89,7 @@ def apply_metadata(results_file: Path, metadata_file: Path, policy: LatePolicy) 
 def failure(proc: subprocess.CompletedProcess) -> str:
     """What a student reads when no grading happened: the judge's refusal, never a traceback."""
     reason = refusal(proc.stdout + proc.stderr)
-    return GRADER_FAILED.format(code=proc.returncode) if reason is None else UNGRADABLE.format(reason=reason)
+    return GRADER_FAILED.format(code=proc.returncode) if reason is None else ungradable(reason)
 
 
 def prepare() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader import notebookgen, stubgen
+from grader import coursepkg, notebookgen, stubgen
 from grader.packaging.sources import (
     COURSE_FILE,
     COURSE_INSTRUCTOR_ONLY,
@@ -31,10 +31,10 @@ DESCRIPTION = "Exercises of the CNN course and their public checks"
 def bundle_files() -> dict[str, str]:
     """Relative path -> text of every file the bundle holds besides the grader package."""
     files = {f"exercises/{name}": text for name, text in stubgen.render_all().items()}
-    files[f"exercises/{notebookgen.NOTEBOOK_NAME}"] = notebookgen.rendered_text("exercises")
+    files[f"exercises/{coursepkg.notebook_name()}"] = notebookgen.rendered_text("exercises")
     files["pyproject.toml"] = pyproject(DESCRIPTION, ("grader*", "course*"), PUBLIC_PACKAGE_DATA)
     files["pytest.ini"] = render("pytest.ini")
-    files["README.md"] = render("README-students.md", TORCH_PINS=torch_pins())
+    files["README.md"] = render(course_dir() / "README-students.md", TORCH_PINS=torch_pins())
     files[".gitignore"] = render("gitignore")
     files[".github/workflows/classroom.yml"] = render("classroom.yml", TORCH_PINS=torch_pins())
     return files

@@ -74,9 +74,10 @@ def torch_pins() -> str:
     return " ".join(f'"{pin}"' for pin in pins)
 
 
-def render(template: str, **values: str) -> str:
-    """The template file ``template`` with each ``@KEY@`` replaced by ``values[KEY]`` (all of them)."""
-    text = (TEMPLATES / template).read_text()
+def render(template: str | Path, **values: str) -> str:
+    """The template ``template`` (a name in the engine's templates, or a course file's path) with each ``@KEY@``
+    replaced by ``values[KEY]`` (all of them)."""
+    text = (template if isinstance(template, Path) else TEMPLATES / template).read_text()
     for key, value in values.items():
         text = text.replace(f"@{key}@", value)
     left = PLACEHOLDER.findall(text)

@@ -1,6 +1,6 @@
 """The engine grades a course it has never seen: an exercise added as a course folder, no engine file touched.
 
-``tests/engine_course`` is a course of the engine's own (one module, ``conv``: a 2-D convolution by hand, its
+``tests/engine_course`` is a course of the engine's own (its module ``conv``: a 2-D convolution by hand, its
 contract, a public check with hypothesis-drawn shapes). It is graded with the installed engine as it is,
 ``$CNN_GRADER_COURSE`` naming the folder; then the same folder is added as a sixth group of a copy of the CNN
 course, by one line of its manifest. The engine's files are hashed before and after: none changes.
@@ -101,7 +101,7 @@ def _grade(course: Path, code: str, tmp_path: Path, *extra: str) -> tuple[dict, 
 )
 def test_a_course_of_its_own_is_graded_by_the_engine_as_it_is(code: str, points: float, tmp_path: Path) -> None:
     before = _engine_digest()
-    results, output = _grade(FIXTURE, code, tmp_path)
+    results, output = _grade(FIXTURE, code, tmp_path, "--only", "conv")
     assert [t["name"] for t in results["tests"]] == ["conv/matches_conv2d"]
     assert (results["score"], results["tests"][0]["max_score"]) == (points, 5.0), output
     if code is NO_PADDING:
@@ -132,3 +132,41 @@ def test_an_exercise_added_to_the_cnn_course_is_graded_touching_no_engine_file(t
     ).stdout
     assert "conv/matches_conv2d" in listed and "shapes/conv_output_size" in listed
     assert _engine_digest() == before
+
+
+def test_the_engine_names_no_exercise_check_group_or_data_set_of_the_course() -> None:
+    """No code of grader/ (names, attributes, strings that are not docstrings) holds a contract name, a check
+    name, a ``group/`` or ``group.`` path or a data set of the CNN course: the engine learns them from the
+    manifest. (Bare English words such as ``training`` or ``shapes`` are a variable's, not the course's.)"""
+    import ast
+    import re
+
+    from grader.checks.registry import all_specs
+
+    course = coursepkg.current()
+    exact = {ex.name for m in course.modules for ex in m.exercises} | {g.name for g in course.groups}
+    exact -= {"training", "shapes", "fit", "evaluate", "activations"}  # English words, as variables name them
+    inside = {ex.qualname for m in course.modules for ex in m.exercises} | {s.name for s in all_specs()}
+    inside |= {d.name for d in course.datasets.values()} | {d.folder for d in course.datasets.values()}
+    groups = re.compile(r"(?<![\w])(" + "|".join(re.escape(g.name) for g in course.groups) + r")[/.][a-z]")
+    found = []
+    for path in sorted((ROOT / "grader").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        docs = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+                text = node.value
+            elif isinstance(node, ast.Name | ast.Attribute | ast.FunctionDef | ast.ClassDef):
+                text = getattr(node, "id", None) or getattr(node, "attr", None) or node.name
+            else:
+                continue
+            if text in exact or any(word in text for word in inside) or groups.search(text):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {text[:60]!r}")
+    assert not found, "\n".join(found)

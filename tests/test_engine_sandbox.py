@@ -9,6 +9,8 @@ import pytest
 
 from grader.judge import sandbox
 
+pytestmark = pytest.mark.usefixtures("engine_course")  # the engine's own course
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

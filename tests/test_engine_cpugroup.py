@@ -4,13 +4,12 @@ processes that made a session of their own, and kills them at the end."""
 from __future__ import annotations
 
 import os
-import shutil
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import BASICS, engine_submission
 
 from grader.judge import cpugroup
 from grader.judge.session import GradeOptions, GradingSession
@@ -27,17 +26,16 @@ if _os.fork() == 0:  # a child that leaves the worker's process group and sessio
 """
 
 
+@pytest.mark.usefixtures("engine_course")
 @pytest.mark.skipif(not cpugroup.available(), reason="no writable cgroup file system here")
 def test_the_worker_and_a_process_that_left_its_session_share_one_cpu_group(tmp_path: Path) -> None:
-    folder = tmp_path / "submission"
-    shutil.copytree(ROOT / "solutions", folder, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
-    (folder / "shapes.py").write_text((folder / "shapes.py").read_text() + textwrap.dedent(SLEEPER))
+    folder = engine_submission(tmp_path / "submission", basics=BASICS + textwrap.dedent(SLEEPER))
     session = GradingSession(folder, GradeOptions(sandbox="none", tamper_scan=False))
     group = session.cpu_group
     assert group is not None
     try:
         session.start()
-        session.require("shapes.conv_output_size")
+        session.require("basics.double")
         pid_file = session.scratch / "sleeper.pid"
         for _ in range(100):
             if pid_file.exists() and pid_file.read_text():

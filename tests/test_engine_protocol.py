@@ -14,6 +14,8 @@ import torch
 from grader import protocol
 from grader.worker.observe import observe
 
+pytestmark = pytest.mark.usefixtures("engine_course")  # the engine's own course
+
 
 def frames(header: bytes, blob: bytes = b"") -> bytes:
     return struct.pack(">Q", len(header)) + header + struct.pack(">Q", len(blob)) + blob

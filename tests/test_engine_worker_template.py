@@ -7,14 +7,13 @@ processes there)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, engine_submission
 
 from grader.judge import expect, sandbox
 from grader.judge.faults import WorkerStartFailed, WorkerTimeout
@@ -22,24 +21,27 @@ from grader.judge.session import GradeOptions, GradingSession
 from grader.judge.worker_process import WorkerProcess
 from grader.judge.worker_template import TemplateLauncher
 
-pytestmark = pytest.mark.skipif(not sandbox.bwrap_works(), reason="bubblewrap cannot run here")
+pytestmark = [
+    pytest.mark.skipif(not sandbox.bwrap_works(), reason="bubblewrap cannot run here"),
+    pytest.mark.usefixtures("engine_course"),
+]
 
-SHAPES = '''
+BASICS = '''
 import os, time
 
 
-def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
-    if size == 7:
+def double(x):
+    if x == 7:
         while True:  # a hang: the judge stops this worker
             pass
-    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+    return 2 * x
 
 
-def pool_output_size(size, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def pid():
     return os.getpid()
 
 
-def conv_params(in_channels, out_channels, kernel_size, bias=True):
+def spawn():
     """Starts a grandchild in a session of its own (a killpg does not reach it) that touches heartbeat.txt."""
     if os.fork() == 0:
         os.setsid()
@@ -54,22 +56,20 @@ def conv_params(in_channels, out_channels, kernel_size, bias=True):
 
 
 def session_for(tmp_path: Path, timeout: float = 3.0) -> GradingSession:
-    folder = tmp_path / "submission"
-    shutil.copytree(ROOT / "solutions", folder, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
-    (folder / "shapes.py").write_text(SHAPES)
+    folder = engine_submission(tmp_path / "submission", basics=BASICS)
     session = GradingSession(folder, GradeOptions(sandbox="bwrap", tamper_scan=False, timeout=timeout))
     session.start()
     return session
 
 
 def call(session: GradingSession, name: str, **kwargs: int) -> int:
-    reply = session.ask("call", name, needs=(f"shapes.{name}",), target=f"shapes.{name}", kwargs=kwargs)
+    reply = session.ask("call", name, needs=(f"basics.{name}",), target=f"basics.{name}", kwargs=kwargs)
     return expect.as_int(reply["result"], name)
 
 
 def pool_pid(session: GradingSession) -> int:
     """The worker's pid, in the sandbox's PID namespace."""
-    return call(session, "pool_output_size", size=4, kernel_size=2)
+    return call(session, "pid")
 
 
 def test_a_stopped_worker_is_replaced_by_a_fork_of_the_same_template(tmp_path: Path) -> None:
@@ -79,8 +79,8 @@ def test_a_stopped_worker_is_replaced_by_a_fork_of_the_same_template(tmp_path: P
         assert isinstance(launcher, TemplateLauncher)
         first = pool_pid(session)
         with pytest.raises(WorkerTimeout):
-            call(session, "conv_output_size", size=7, kernel_size=3)
-        assert call(session, "conv_output_size", size=8, kernel_size=3) == 6  # a new worker answers
+            call(session, "double", x=7)
+        assert call(session, "double", x=8) == 16  # a new worker answers
         second = pool_pid(session)
         assert second != first
         assert launcher.templates_started == 1  # forked again, no new sandbox or interpreter
@@ -92,7 +92,7 @@ def test_stopping_a_worker_stops_what_left_its_session_and_spares_the_template(t
     session = session_for(tmp_path)
     heartbeat = session.scratch / "heartbeat.txt"
     try:
-        call(session, "conv_params", in_channels=1, out_channels=1, kernel_size=1)  # starts the heartbeat
+        call(session, "spawn")  # starts the heartbeat
         for _ in range(200):
             if heartbeat.exists() and heartbeat.read_text():
                 break
@@ -116,7 +116,7 @@ def test_a_lost_template_is_replaced_and_the_grading_goes_on(tmp_path: Path) -> 
         pool_pid(session)
         launcher.template.close()  # as if the sandbox had died
         session.worker.kill()
-        assert call(session, "conv_output_size", size=8, kernel_size=3) == 6
+        assert call(session, "double", x=8) == 16
         assert launcher.templates_started == 2
     finally:
         session.close()

@@ -7,6 +7,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.usefixtures("engine_course")  # the engine's own course
+
 
 def _run(code: str) -> str:
     """``code`` in a fresh interpreter (freezing is for the whole process: not this test's)."""

@@ -129,7 +129,7 @@ def fake_grading(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return Outcome(task.student, "graded", "", 1.0, "here", fake_results(4))
 
     monkeypatch.setattr(task_module, "run", run)
-    monkeypatch.setattr(warm_module, "warm", lambda data_root: "warm")
+    monkeypatch.setattr(warm_module, "warm", lambda data_root, dataset=None: "warm")
     return graded
 
 

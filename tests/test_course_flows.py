@@ -27,7 +27,7 @@ from grader.late import LatePolicy
 from grader.packaging.autograder import apply_metadata
 from grader.stubgen import render_all
 
-MODULES = ("shapes", "quadrant", "gradcam", "training")
+MODULES = tuple(m.name for m in contract.MODULES)  # the course's student modules
 NOTEBOOK = coursepkg.notebook_name()
 
 
@@ -66,12 +66,8 @@ def test_a_solved_notebook_beside_the_stubs_is_graded(tmp_path: Path) -> None:
 def test_each_module_is_graded_from_where_it_is_implemented(tmp_path: Path) -> None:
     folder = course_folder(tmp_path / "ex", solved_notebook=False, solved_modules=("shapes", "gradcam"))
     chosen = plan_of(folder)
-    assert {m: s.kind for m, s in chosen.sources.items()} == {
-        "shapes": "file",
-        "quadrant": "file",  # both are stubs: the module file on a tie
-        "gradcam": "file",
-        "training": "file",
-    }
+    # shapes and gradcam solved in their files; the others are stubs in both: the module file on a tie
+    assert {m: s.kind for m, s in chosen.sources.items()} == dict.fromkeys(MODULES, "file")
     both = course_folder(tmp_path / "both", solved_modules=("shapes",))
     chosen = plan_of(both)
     assert chosen.sources["shapes"].kind == "file" and chosen.sources["training"].kind == "notebook"
@@ -185,7 +181,7 @@ def test_gradebook_carries_late_ids_and_the_late_policy(tmp_path: Path, monkeypa
     from grader.batch.task import Outcome
 
     monkeypatch.setattr(task_module, "run", lambda t: Outcome(t.student, "graded", "", 1.0, "h", fake_results(4)))
-    monkeypatch.setattr(warm_module, "warm", lambda data_root: "warm")
+    monkeypatch.setattr(warm_module, "warm", lambda data_root, dataset=None: "warm")
     export = canvas_export(tmp_path / "export")
     lines: list[str] = []
     policy = LatePolicy(penalty=0.25)
@@ -407,7 +403,7 @@ def test_a_gradescope_export_with_a_due_date_says_late_in_every_row(tmp_path: Pa
     from grader.batch.task import Outcome
 
     monkeypatch.setattr(task_module, "run", lambda t: Outcome(t.student, "graded", "", 1.0, "h", fake_results(4)))
-    monkeypatch.setattr(warm_module, "warm", lambda data_root: "warm")
+    monkeypatch.setattr(warm_module, "warm", lambda data_root, dataset=None: "warm")
     export = tmp_path / "export"
     for sid in ("101", "102", "103"):
         (export / f"submission_{sid}").mkdir(parents=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, course_points, grade, run_cli
 
-from grader import coursepkg
+from grader import contract, coursepkg
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +97,7 @@ def test_feedback_lists_each_unimplemented_function_once_without_hints(stubs_gra
         assert feedback.count(f"- `{function}`: ") == 1, function
     assert "Hint:" not in feedback, "a stub's failure gets no hint about a formula it has not tried"
     graded = stubs_graded.results["extra_data"]["graded_files"]
-    assert graded == {m: f"{m}.py" for m in ("shapes", "quadrant", "gradcam", "training")}
+    assert graded == {m.name: f"{m.name}.py" for m in contract.MODULES}
 
 
 def test_html_feedback_shows_the_students_networks_and_heatmaps(solutions_graded, stubs_graded) -> None:

@@ -21,7 +21,7 @@ from nbclient import NotebookClient
 from grader import contract, coursepkg
 from grader.stubgen import render_all
 
-MODULES = ("shapes", "quadrant", "gradcam", "training")
+MODULES = tuple(m.name for m in contract.MODULES)  # the course's student modules
 NOTEBOOK = coursepkg.notebook_name()
 
 

@@ -27,7 +27,7 @@ import pytest
 import yaml
 from conftest import ROOT, course_points
 
-from grader import coursepkg
+from grader import contract, coursepkg
 from grader.checks.registry import check_paths
 from grader.data import cache_dir
 from grader.packaging.gradescope import build_autograder
@@ -44,7 +44,7 @@ from grader.report import classroom
 
 HIDDEN_DIR = ROOT / "hidden_checks"
 SECRET_FOLDERS = ("reference", "solutions", "hidden_checks")
-COURSE_FILES = {"shapes.py", "quadrant.py", "gradcam.py", "training.py", "cnn_exercises.ipynb"}
+COURSE_FILES = {f"{m.name}.py" for m in contract.MODULES} | {coursepkg.notebook_name()}
 
 
 def declared_checks() -> dict[str, tuple[float, str, Path]]:

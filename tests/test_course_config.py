@@ -284,3 +284,29 @@ def test_every_mistake_of_a_file_is_reported_at_once() -> None:
     ):
         assert mistake in message, (mistake, message)
     assert len(message.splitlines()) == 5
+
+
+def test_the_data_set_is_a_choice_of_the_course_with_its_own_calibrated_settings() -> None:
+    """``[data] set`` picks one of the manifest's data sets; its calibrated settings replace the defaults, the
+    file's own values still win, and a warning names the data set whose calibration a value leaves."""
+    mnist, fashion = parse(""), parse('[data]\nset = "fashion-mnist"\nraw = "/usr/share/datasets/fashion-mnist"\n')
+    assert (mnist.dataset.name, fashion.dataset.name) == ("MNIST", "Fashion-MNIST")
+    assert fashion.dataset.raw == "/usr/share/datasets/fashion-mnist" and fashion.dataset.folder == "FashionMNIST"
+    assert mnist.group_settings()["robustness"]["keeps_fraction"] == 0.87
+    assert fashion.group_settings()["robustness"]["keeps_fraction"] == 0.32
+    assert (
+        mnist.group_settings()["gradcam"]["peak_fraction"],
+        fashion.group_settings()["gradcam"]["peak_fraction"],
+    ) == (
+        0.9,
+        0.75,
+    )
+    assert fashion.warnings() == []
+    tuned = parse('[data]\nset = "fashion-mnist"\n[robustness]\nkeeps_fraction = 0.87\n')
+    assert tuned.group_settings()["robustness"]["keeps_fraction"] == 0.87
+    (warning,) = tuned.warnings()
+    assert "on Fashion-MNIST (0.25 to 0.35)" in warning
+    with pytest.raises(course.ConfigError, match="did you mean 'fashion-mnist'"):
+        parse('[data]\nset = "fashion"\n')
+    again = parse(course.render_toml(fashion))
+    assert again.to_dict() == fashion.to_dict()

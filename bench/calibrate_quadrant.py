@@ -306,7 +306,9 @@ def main() -> None:
         if args.designs:
             for name in [n for n in DESIGNS if not any(part in n for part in args.designs.split("|"))]:
                 del DESIGNS[name]
-        root = test_only_root(args.data_root, dataset) if args.split == "test-only" else args.data_root
+        root = args.data_root
+        if args.split == "test-only":  # the test files copied into a root of their own, read from there
+            root, dataset = test_only_root(args.data_root, dataset), replace(dataset, raw=None)
         pools = load_pools(root, download=False, dataset=dataset)
         print(f"data: {pools.source}; budgets {args.images}; trainings: 2 at a time, {THREADS} thread each\n")
         records = measure(pools, args.split, _seeds(args.seeds), sorted(args.images))

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.usefixtures("engine_course")  # the engine's own course (tests/engine_course)
+
 
 def bad_crc(path: Path) -> None:
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("shapes.py", "x = 1\n" * 100)
+        archive.writestr("basics.py", "x = 1\n" * 100)
     data = bytearray(path.read_bytes())
     data[data.find(b"x = 1")] = ord("y")
     path.write_bytes(bytes(data))
@@ -22,7 +24,7 @@ def bad_crc(path: Path) -> None:
 
 def lying_size(path: Path) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("shapes.py", "x = 1\n" * 1000)
+        archive.writestr("basics.py", "x = 1\n" * 1000)
     data = bytearray(path.read_bytes())
     struct.pack_into("<I", data, data.find(b"PK\x03\x04") + 22, 10)  # local header: uncompressed size
     struct.pack_into("<I", data, data.find(b"PK\x01\x02") + 24, 10)  # central directory: the same
@@ -31,7 +33,7 @@ def lying_size(path: Path) -> None:
 
 def truncated(path: Path) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("shapes.py", "x = 1\n" * 1000)
+        archive.writestr("basics.py", "x = 1\n" * 1000)
     data = path.read_bytes()
     path.write_bytes(data[:-30])
 
@@ -72,7 +74,7 @@ def test_an_empty_zip_is_graded_as_an_empty_submission(tmp_path: Path) -> None:
             "--tiers",
             "public",
             "-k",
-            "conv_output_size",
+            "matches_conv2d",
         ],
         capture_output=True,
         text=True,

@@ -1,7 +1,7 @@
 """Everyday PyTorch written into quadrant-style networks: what students hand in, as the grader must judge it.
 
 Each :class:`Idiom` is a small network (``N x 1 x H x W`` images to ``N x 10`` logits) written the way course
-code, tutorials and the PyTorch documentation write it. ``tests/test_idioms.py`` exports each one as the
+code, tutorials and the PyTorch documentation write it. ``tests/test_engine_idioms.py`` exports each one as the
 worker does (:func:`grader.netexport.export_network`), rebuilds it as the judge does
 (:meth:`grader.netgraph.GraphNet.from_export`) and asserts that the rebuilt network computes what the module
 computes at every size a check uses, or that it is refused with a message naming the construct, the line

@@ -24,6 +24,8 @@ from grader.netgraph import GraphNet
 from grader.trainer import Budget, SideBySide, TrainingStopped, train_classifier
 from reference.quadrant import QuadrantNet, RobustQuadrantNet
 
+pytestmark = pytest.mark.usefixtures("engine_course")  # the engine's own course
+
 
 class RandomNet(nn.Module):
     """Every random operation the judge runs, while training: noise, a shuffle, masks, both dropouts."""

@@ -12,9 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 from grader.worker import audit
+
+pytestmark = pytest.mark.usefixtures("engine_course")  # the engine's own course
 
 STUDENT = """\
 import ctypes, gc, inspect, sys, torch

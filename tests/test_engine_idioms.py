@@ -12,6 +12,8 @@ from course.quadrant.networks import OTHER_SIZES
 from grader.netexport import NetworkRefused, export_network, probe
 from grader.netgraph import MAX_FIXED, GraphNet
 
+pytestmark = pytest.mark.usefixtures("engine_course")  # the engine's own course
+
 BATCH = 64  # the training's batch (grader/course.py)
 
 

@@ -87,7 +87,7 @@ def __getattr__(name: str) -> object:
     if name == "MODULES":
         return coursepkg.current().modules
     if name == "EXERCISES":
-        return {ex.qualname: ex for m in coursepkg.current().modules for ex in m.exercises}
+        return coursepkg.current().exercises
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from grader.data import DataSet
 
 if TYPE_CHECKING:
-    from grader.contract import Module
+    from grader.contract import Exercise, Module
 
 COURSE_ENV = "CNN_GRADER_COURSE"
 MANIFEST = "course.toml"
@@ -94,6 +94,11 @@ class Course:
     def modules(self) -> tuple[Module, ...]:
         """The student modules, in the groups' order."""
         return tuple(g.contract for g in self.groups if g.contract is not None)
+
+    @functools.cached_property
+    def exercises(self) -> dict[str, Exercise]:
+        """Every contract entry by its qualified name (``"gradcam.grad_cam"``)."""
+        return {ex.qualname: ex for m in self.modules for ex in m.exercises}
 
     def check_files(self) -> list[Path]:
         return [path for group in self.groups for path in group.checks]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,7 @@ def main() -> None:
     for key, raw in chosen.items():
         dataset = course.datasets[key]
         if raw:
-            dataset = type(dataset)(dataset.name, dataset.folder, raw, dataset.item)
+            dataset = replace(dataset, raw=raw)
         split = load_split(args.data_root, dataset=dataset, download=False)
         for name, fn in functions.items():
             try:

@@ -177,10 +177,15 @@ def _group_section(name: str, table: Any, origin: str) -> dict[str, Any]:
         raise ConfigError(f"{origin}: [{name}] must be a table of keys")
     defaults = coursepkg.current().settings[name]
     values = _typed_keys(table, {key: type(value) for key, value in defaults.items()}, name, origin)
-    for key, value in values.items():
-        if isinstance(value, int | float) and value < 0:
-            raise ConfigError(f"{origin}: {name}.{key} must be positive, not {value!r}")
+    _positive(name, values, origin)
     return values
+
+
+def _positive(name: str, values: dict[str, Any], origin: str, zero: bool = True) -> None:
+    """Numbers of section ``name`` may not be negative (nor zero, where ``zero`` is False)."""
+    for key, value in values.items():
+        if isinstance(value, int | float) and (value < 0 or (not zero and value == 0)):
+            raise ConfigError(f"{origin}: {name}.{key} must be positive, not {value!r}")
 
 
 def _nearest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -241,9 +246,7 @@ def _section(name: str, table: Any, cls: type, origin: str) -> Any:
             f"{origin}: gradescope.hidden_visibility {section.hidden_visibility!r}"
             f"{_nearest(section.hidden_visibility, VISIBILITIES)}"
         )
-    for key, value in values.items():
-        if isinstance(value, int | float) and value < 0 or (cls is Timeouts and value == 0):
-            raise ConfigError(f"{origin}: {name}.{key} must be positive, not {value!r}")
+    _positive(name, values, origin, zero=cls is not Timeouts)
     return section
 
 

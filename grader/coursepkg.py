@@ -105,22 +105,23 @@ class Course:
 
     def hidden_files(self, hidden_dir: Path) -> list[Path]:
         """The hidden check files of this course's groups inside the installed hidden package ``hidden_dir``."""
-        return [
-            hidden_dir / f"hidden_{g.name}.py" for g in self.groups if (hidden_dir / f"hidden_{g.name}.py").is_file()
-        ]
+        return [path for g in self.groups if (path := hidden_dir / f"hidden_{g.name}.py").is_file()]
 
     def settings_for(self, dataset: str) -> dict[str, dict[str, Any]]:
         """Each group's settings on ``dataset``: the defaults with the data set's calibrated values."""
-        merged = {group: dict(values) for group, values in self.settings.items()}
-        for group, values in self.dataset_settings.get(dataset, {}).items():
-            merged.setdefault(group, {}).update(values)
-        return merged
+        return _overlay(self.settings, self.dataset_settings.get(dataset, {}))
 
     def calibrated_for(self, dataset: str) -> dict[str, dict[str, tuple[float, float]]]:
-        merged = {group: dict(values) for group, values in self.calibrated.items()}
-        for group, values in self.dataset_calibrated.get(dataset, {}).items():
-            merged.setdefault(group, {}).update(values)
-        return merged
+        """Each group's calibrated ranges on ``dataset``: the defaults with the data set's own."""
+        return _overlay(self.calibrated, self.dataset_calibrated.get(dataset, {}))
+
+
+def _overlay(base: dict[str, dict[str, Any]], over: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A copy of ``base`` (group -> key -> value) with ``over``'s values in place of its own."""
+    merged = {group: dict(values) for group, values in base.items()}
+    for group, values in over.items():
+        merged.setdefault(group, {}).update(values)
+    return merged
 
 
 def course_root() -> Path:

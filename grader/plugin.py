@@ -33,7 +33,6 @@ from grader.checks.registry import (
     examples,
     graded_last,
     hidden_dir,
-    import_check_file,
     spec_of,
 )
 from grader.course import ConfigError, CourseConfig
@@ -240,7 +239,7 @@ class SubmissionSession:
         for group in coursepkg.current().groups:
             if group.name in graded_last():
                 for path in group.checks:
-                    will_train = getattr(import_check_file(path), "will_train", None)
+                    will_train = getattr(coursepkg.import_course_file(path), "will_train", None)
                     if will_train is not None and will_train(self.session):
                         return True
         return False

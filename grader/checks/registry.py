@@ -8,7 +8,6 @@ result only. :func:`check_paths` says which files a grading runs, in the course'
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,19 +110,14 @@ def all_specs(tiers: str | None = None) -> list[CheckSpec]:
     """
     import inspect
 
+    from grader import coursepkg
+
     specs = []
     for path in check_paths(tiers):
-        module = import_check_file(path)
+        module = coursepkg.import_course_file(path)  # as pytest imports it: one module per file
         for _, fn in inspect.getmembers(module, inspect.isfunction):
             specs += [mark.args[0] for mark in getattr(fn, "pytestmark", []) if mark.name == "cnn_check"]
     return specs
-
-
-def import_check_file(path: Path) -> Any:
-    """Import a check file as pytest's default import mode would (:func:`grader.coursepkg.import_course_file`)."""
-    from grader import coursepkg
-
-    return coursepkg.import_course_file(path)
 
 
 def examples() -> tuple[str, str, str]:

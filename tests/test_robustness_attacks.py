@@ -210,11 +210,13 @@ class RobustQuadrantNet(QuadrantNet):
 HUGE_IN_EVAL = '''
 
 class RobustQuadrantNet(QuadrantNet):
-    """Trains as the flatten head does, and asks for 16 GB in eval mode (one number sets how much)."""
+    """Trains as the flatten head does; its exported eval graph asks for 16 GB at the training batch size (one
+    number sets how much). Only while torch.export traces it: run for real in the worker it costs nothing, so
+    what is tested is the judge's refusal, not how fast the worker's machine fails a 16 GB allocation."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = super().forward(x)
-        if not self.training:
+        if not self.training and torch.compiler.is_exporting():
             logits = logits + 0 * x.unsqueeze(-1).expand(*x.shape, 20000).clone().sum()
         return logits
 '''

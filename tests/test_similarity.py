@@ -125,8 +125,12 @@ def test_the_fast_comparison_is_copydetects(report: similarity.Report) -> None:
                 continue
             fa, fb = similarity.fingerprint(a, bp), similarity.fingerprint(b, bp)
             _, (share_a, share_b), (slices_a, slices_b) = compare_files(fa.code, fb.code)
-            coverage = [max(f.code.token_coverage, similarity.FLOOR) / f.code.token_coverage for f in (fa, fb)]
-            expected = min(1.0, max(share_a / coverage[0], share_b / coverage[1]))
+            # copydetect's share is over the document's own length; the score's over at least FLOOR
+            rescaled = [
+                share * f.code.token_coverage / max(f.code.token_coverage, similarity.FLOOR)
+                for share, f in ((share_a, fa), (share_b, fb))
+            ]
+            expected = min(1.0, max(rescaled))
             assert similarity.score(fa, fb) == pytest.approx(expected), (sa, sb, module)
             if len(slices_a) and len(slices_a[0]):
                 got_a, got_b = similarity.regions(fa, fb)
